@@ -1,0 +1,21 @@
+//! Trove's domain: identifiers, buckets and files, who may do what to them, how input is validated,
+//! and the pure parts of HTTP that downloads need (ranges, preconditions, dispositions).
+//!
+//! Nothing here performs I/O, so every rule is a plain function that REST, GraphQL and tus call alike
+//! and that unit tests can exercise exhaustively.
+
+pub mod access;
+pub mod disposition;
+pub mod error;
+pub mod ids;
+pub mod mime;
+pub mod model;
+pub mod precondition;
+pub mod range;
+pub mod time;
+pub mod validate;
+
+pub use access::{FilePermission, Principal, UserContext};
+pub use error::{ErrorCode, TroveError};
+pub use ids::{BucketId, FileId, RevisionId, TenantId, UserId};
+pub use model::{Access, Bucket, BucketPatch, FileRecord, FileStatus, NewBucket, Visibility};
