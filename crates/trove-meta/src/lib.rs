@@ -1,1 +1,100 @@
-//! placeholder
+//! The metadata repository: one [`MetaStore`] trait, chosen at start-up from the database URL.
+//!
+//! The SQLite implementation lives in [`sqlite`]; a PostgreSQL one will sit beside it behind the same
+//! trait and pass the same [`conformance`] suite. Handlers never speak SQL.
+//!
+//! Error policy: "not there" is `Ok(None)`/`Ok(false)`, a uniqueness clash is
+//! [`MetaError::Conflict`], everything else is [`MetaError::Backend`], which callers log and turn into
+//! an opaque 500.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use trove_core::{Bucket, BucketId, FileId, FileRecord, RevisionId};
+
+pub mod conformance;
+pub mod sqlite;
+
+/// Failures of the metadata layer.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// A row with the same key exists already.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row to change is not in the expected state (it changed under us).
+    #[error("stale: {0}")]
+    Stale(String),
+    /// The database failed; the detail is for the log only.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// The content facts established once an upload's bytes are durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContent {
+    pub revision: RevisionId,
+    pub size: u64,
+    pub mime_type: String,
+    pub checksum_sha256: String,
+    pub etag: String,
+}
+
+/// The metadata repository.
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), MetaError>;
+
+    /// Inserts a bucket; `Conflict` when the id is taken.
+    async fn insert_bucket(&self, bucket: &Bucket) -> Result<(), MetaError>;
+    /// Inserts the bucket unless one with its id exists.
+    async fn ensure_bucket(&self, bucket: &Bucket) -> Result<(), MetaError>;
+    async fn get_bucket(&self, id: &BucketId) -> Result<Option<Bucket>, MetaError>;
+    async fn list_buckets(&self) -> Result<Vec<Bucket>, MetaError>;
+    /// Stores every field of an existing bucket; false when it does not exist.
+    async fn update_bucket(&self, bucket: &Bucket) -> Result<bool, MetaError>;
+    /// Deletes a bucket without files; `Conflict` when files remain.
+    async fn delete_bucket(&self, id: &BucketId) -> Result<bool, MetaError>;
+    /// Whether any file row (in any status) belongs to the bucket.
+    async fn bucket_has_files(&self, id: &BucketId) -> Result<bool, MetaError>;
+    /// Up to `limit` files of a bucket with ids after `after`, in id order, for bulk work.
+    async fn files_in_bucket(
+        &self,
+        id: &BucketId,
+        after: Option<FileId>,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, MetaError>;
+
+    /// Inserts a new file row (usually `upload_pending`).
+    async fn insert_file(&self, file: &FileRecord) -> Result<(), MetaError>;
+    async fn get_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError>;
+    /// Stores the descriptive fields (name, metadata, visibility, access, updatedAt).
+    async fn update_file_fields(&self, file: &FileRecord) -> Result<bool, MetaError>;
+    /// Makes a pending file ready with its durable content; `Stale` unless it is still pending with
+    /// that revision.
+    async fn complete_upload(
+        &self,
+        id: FileId,
+        content: &StoredContent,
+        now: DateTime<Utc>,
+    ) -> Result<FileRecord, MetaError>;
+    /// Points a ready file at new durable content and queues the old blob for deletion, in one
+    /// transaction; `Stale` when the file is gone or not ready. Returns the updated file and the key
+    /// of the blob that was replaced.
+    async fn replace_content(
+        &self,
+        id: FileId,
+        content: &StoredContent,
+        now: DateTime<Utc>,
+    ) -> Result<(FileRecord, Option<String>), MetaError>;
+    /// Deletes a file row and queues its blob (if any) for deletion, in one transaction. Returns the
+    /// deleted row and its blob key.
+    async fn delete_file(&self, id: FileId)
+    -> Result<Option<(FileRecord, Option<String>)>, MetaError>;
+
+    /// Queues a blob for deletion (for example the bytes of an upload that was refused).
+    async fn queue_blob_deletion(&self, key: &str) -> Result<(), MetaError>;
+    /// Removes a blob from the queue once storage has deleted it.
+    async fn blob_deleted(&self, key: &str) -> Result<(), MetaError>;
+    /// Up to `limit` queued blob keys, oldest first, counting an attempt on each.
+    async fn pending_blob_deletions(&self, limit: u32) -> Result<Vec<String>, MetaError>;
+}

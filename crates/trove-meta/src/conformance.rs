@@ -1,0 +1,190 @@
+//! The behaviour every [`MetaStore`] implementation must show. Each backend's tests call [`run_all`]
+//! on a fresh, empty store; failures panic with the name of the broken expectation.
+
+use trove_core::time::now;
+use trove_core::{
+    Access, Bucket, BucketId, FileId, FileRecord, FileStatus, NewBucket, RevisionId, TenantId,
+    UserId, Visibility,
+};
+
+use crate::{MetaError, MetaStore, StoredContent};
+
+/// Runs every check against an empty store.
+pub async fn run_all(store: &dyn MetaStore) {
+    store.ping().await.expect("ping");
+    buckets(store).await;
+    file_lifecycle(store).await;
+    replace_and_delete_queue_old_blobs(store).await;
+    bucket_with_files_cannot_be_deleted(store).await;
+    large_sizes_round_trip(store).await;
+}
+
+fn bucket(id: &str) -> Bucket {
+    Bucket::create(
+        NewBucket {
+            id: id.into(),
+            ..NewBucket::default()
+        },
+        now(),
+    )
+    .expect("valid bucket")
+}
+
+/// A pending file row as an upload creates it.
+pub fn pending_file(bucket: &str) -> FileRecord {
+    let t = now();
+    FileRecord {
+        id: FileId::new(),
+        bucket_id: BucketId(bucket.into()),
+        name: "report.pdf".into(),
+        mime_type: "application/pdf".into(),
+        size: 0,
+        etag: String::new(),
+        is_uploaded: false,
+        status: FileStatus::UploadPending,
+        metadata: serde_json::json!({"k": "v"}),
+        visibility: Visibility::Private,
+        access: Access::Owner,
+        tenant_id: Some(TenantId("t1".into())),
+        uploaded_by_user_id: Some(UserId("u1".into())),
+        checksum_sha256: None,
+        created_at: t,
+        updated_at: t,
+        revision: Some(RevisionId::new()),
+    }
+}
+
+fn content(revision: RevisionId, size: u64) -> StoredContent {
+    StoredContent {
+        revision,
+        size,
+        mime_type: "application/pdf".into(),
+        checksum_sha256: "ab".repeat(32),
+        etag: format!("\"{}\"", "ab".repeat(32)),
+    }
+}
+
+async fn buckets(store: &dyn MetaStore) {
+    let b = bucket("photos");
+    store.insert_bucket(&b).await.expect("insert bucket");
+    assert!(
+        matches!(store.insert_bucket(&b).await, Err(MetaError::Conflict(_))),
+        "duplicate bucket is a conflict"
+    );
+    store.ensure_bucket(&b).await.expect("ensure is idempotent");
+    assert_eq!(store.get_bucket(&b.id).await.unwrap(), Some(b.clone()));
+    let mut changed = b.clone();
+    changed.allowed_mime_types = vec!["image/*".into()];
+    changed.max_upload_file_size = 7;
+    changed.min_upload_file_size = 1;
+    assert!(store.update_bucket(&changed).await.unwrap());
+    assert_eq!(store.get_bucket(&b.id).await.unwrap(), Some(changed));
+    assert!(
+        store.list_buckets().await.unwrap().iter().any(|x| x.id == b.id),
+        "listed"
+    );
+    assert!(store.delete_bucket(&b.id).await.unwrap());
+    assert!(!store.delete_bucket(&b.id).await.unwrap(), "second delete finds nothing");
+    assert_eq!(store.get_bucket(&b.id).await.unwrap(), None);
+    assert!(!store.update_bucket(&bucket("ghost")).await.unwrap());
+}
+
+async fn file_lifecycle(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("docs")).await.unwrap();
+    let f = pending_file("docs");
+    store.insert_file(&f).await.expect("insert file");
+    let got = store.get_file(f.id).await.unwrap().expect("stored");
+    assert_eq!(got, f, "pending row round-trips");
+    assert!(!got.is_uploaded);
+
+    let c = content(f.revision.unwrap(), 42);
+    let ready = store.complete_upload(f.id, &c, now()).await.expect("complete");
+    assert_eq!(ready.status, FileStatus::Ready);
+    assert!(ready.is_uploaded);
+    assert_eq!(ready.size, 42);
+    assert_eq!(ready.etag, c.etag);
+    assert!(
+        matches!(store.complete_upload(f.id, &c, now()).await, Err(MetaError::Stale(_))),
+        "completing twice is stale"
+    );
+
+    let mut renamed = ready.clone();
+    renamed.name = "new.pdf".into();
+    renamed.metadata = serde_json::json!({"a": [1, 2]});
+    renamed.visibility = Visibility::Public;
+    renamed.access = Access::Tenant;
+    assert!(store.update_file_fields(&renamed).await.unwrap());
+    assert_eq!(store.get_file(f.id).await.unwrap(), Some(renamed));
+    assert_eq!(store.get_file(FileId::new()).await.unwrap(), None);
+
+    let page = store.files_in_bucket(&BucketId("docs".into()), None, 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let after = store
+        .files_in_bucket(&BucketId("docs".into()), Some(f.id), 10)
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "paging after the last id is empty");
+}
+
+async fn replace_and_delete_queue_old_blobs(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("docs")).await.unwrap();
+    let f = pending_file("docs");
+    store.insert_file(&f).await.unwrap();
+    let first = f.revision.unwrap();
+    store.complete_upload(f.id, &content(first, 1), now()).await.unwrap();
+    let old_key = FileRecord::blob_key(&f.bucket_id, f.id, first);
+
+    let second = RevisionId::new();
+    let (updated, replaced) = store
+        .replace_content(f.id, &content(second, 2), now())
+        .await
+        .unwrap();
+    assert_eq!(replaced.as_deref(), Some(old_key.as_str()));
+    assert_eq!(updated.revision, Some(second));
+    assert_eq!(updated.size, 2);
+    assert_eq!(store.pending_blob_deletions(100).await.unwrap(), vec![old_key.clone()]);
+    store.blob_deleted(&old_key).await.unwrap();
+    assert!(store.pending_blob_deletions(100).await.unwrap().is_empty());
+
+    let (deleted, key) = store.delete_file(f.id).await.unwrap().expect("deleted");
+    assert_eq!(deleted.id, f.id);
+    let new_key = FileRecord::blob_key(&f.bucket_id, f.id, second);
+    assert_eq!(key.as_deref(), Some(new_key.as_str()));
+    assert_eq!(store.pending_blob_deletions(100).await.unwrap(), vec![new_key.clone()]);
+    assert!(store.delete_file(f.id).await.unwrap().is_none());
+    assert!(
+        matches!(
+            store.replace_content(f.id, &content(RevisionId::new(), 1), now()).await,
+            Err(MetaError::Stale(_))
+        ),
+        "replacing a deleted file is stale"
+    );
+    store.queue_blob_deletion(&new_key).await.expect("queueing twice is harmless");
+    store.blob_deleted(&new_key).await.unwrap();
+}
+
+async fn bucket_with_files_cannot_be_deleted(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("full")).await.unwrap();
+    let f = pending_file("full");
+    store.insert_file(&f).await.unwrap();
+    assert!(store.bucket_has_files(&f.bucket_id).await.unwrap());
+    assert!(matches!(
+        store.delete_bucket(&f.bucket_id).await,
+        Err(MetaError::Conflict(_))
+    ));
+    store.delete_file(f.id).await.unwrap();
+    assert!(!store.bucket_has_files(&f.bucket_id).await.unwrap());
+    assert!(store.delete_bucket(&f.bucket_id).await.unwrap());
+}
+
+async fn large_sizes_round_trip(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("big")).await.unwrap();
+    let f = pending_file("big");
+    store.insert_file(&f).await.unwrap();
+    let size = 10 * (1u64 << 30);
+    let ready = store
+        .complete_upload(f.id, &content(f.revision.unwrap(), size), now())
+        .await
+        .unwrap();
+    assert_eq!(ready.size, size, "sizes over 4 GiB survive");
+}
