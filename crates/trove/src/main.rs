@@ -1,1 +1,130 @@
-fn main() {}
+//! The `trove` binary: `serve` runs the server, `token` prints a development JWT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use trove_server::auth::token::{TokenRequest, issue, parse_ttl};
+use trove_server::config::Config;
+use trove_server::server::{Server, resolve_secrets};
+
+#[derive(Debug, Parser)]
+#[command(name = "trove", version, about = "A self-hosted Files API")]
+struct Cli {
+    /// A TOML configuration file; environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Print an HS256 token signed with the configured secret, for development.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// The tenant id.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A role; repeat for several (`admin` makes a tenant admin).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Lifetime, such as 90s, 15m, 1h or 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("trove: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve => serve(config),
+        Command::Token {
+            user,
+            tenant,
+            roles,
+            ttl,
+        } => token(config, user, tenant, roles, &ttl),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trove: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TROVE_LOG")
+                .unwrap_or_else(|_| "info,tower_http=info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let server = Server::start(config).await?;
+        let admin_key = server.state.config.admin_key.clone().unwrap_or_default();
+        println!("Trove listening on {}", server.url());
+        println!("Admin key: {admin_key}");
+        tracing::info!(url = %server.url(), "serving");
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        server.stop().await
+    })
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+fn token(
+    mut config: Config,
+    user: String,
+    tenant: Option<String>,
+    roles: Vec<String>,
+    ttl: &str,
+) -> anyhow::Result<()> {
+    let ttl = parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+    resolve_secrets(&mut config)?;
+    let secret = config
+        .jwt
+        .secret
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("TROVE_JWT_SECRET: not set (tokens are HS256)"))?;
+    let jwt = &config.jwt;
+    let token = issue(
+        secret,
+        &TokenRequest {
+            user,
+            tenant,
+            roles,
+            ttl,
+        },
+        &jwt.tenant_claim,
+        &jwt.roles_claim,
+        jwt.issuer.as_deref(),
+        jwt.audience.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    println!("{token}");
+    Ok(())
+}

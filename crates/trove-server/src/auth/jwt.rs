@@ -1,0 +1,121 @@
+//! JWT verification: HS256 with a shared secret, RS256/ES256 with a PEM key, any of those from a
+//! JWKS. Only algorithms that a configured key supports are accepted; `alg: none` never is.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::{Map, Value};
+use trove_core::ids::valid_principal_id;
+use trove_core::{TenantId, UserContext, UserId};
+
+use super::jwks::JwksCache;
+use crate::config::JwtConfig;
+use crate::error::ApiError;
+
+/// Verifies user tokens against the configured keys.
+pub struct JwtVerifier {
+    hs256: Option<DecodingKey>,
+    pem: Option<(DecodingKey, Algorithm)>,
+    jwks: Option<JwksCache>,
+    tenant_claim: String,
+    roles_claim: String,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl JwtVerifier {
+    pub fn new(cfg: &JwtConfig) -> Result<Self, String> {
+        let pem = match &cfg.public_key_pem {
+            None => None,
+            Some(pem) => Some(
+                DecodingKey::from_rsa_pem(pem.as_bytes())
+                    .map(|k| (k, Algorithm::RS256))
+                    .or_else(|_| DecodingKey::from_ec_pem(pem.as_bytes()).map(|k| (k, Algorithm::ES256)))
+                    .map_err(|_| {
+                        "TROVE_JWT_PUBLIC_KEY: not an RSA or EC (P-256) public key in PEM".to_owned()
+                    })?,
+            ),
+        };
+        Ok(Self {
+            hs256: cfg.secret.as_ref().map(|s| DecodingKey::from_secret(s.as_bytes())),
+            pem,
+            jwks: cfg
+                .jwks_url
+                .as_ref()
+                .map(|url| JwksCache::new(url.clone(), cfg.jwks_min_refresh_secs)),
+            tenant_claim: cfg.tenant_claim.clone(),
+            roles_claim: cfg.roles_claim.clone(),
+            issuer: cfg.issuer.clone(),
+            audience: cfg.audience.clone(),
+        })
+    }
+
+    /// Verifies a token and returns the user it names.
+    pub async fn verify(&self, token: &str) -> Result<UserContext, ApiError> {
+        let reject = |why: &str| ApiError::unauthorized(format!("invalid token: {why}"));
+        let header = decode_header(token).map_err(|_| reject("malformed or unsupported"))?;
+        let alg = header.alg;
+        let key = match alg {
+            Algorithm::HS256 if self.hs256.is_some() => self.hs256.clone(),
+            _ if self.pem.as_ref().is_some_and(|(_, a)| *a == alg) => {
+                self.pem.as_ref().map(|(k, _)| k.clone())
+            }
+            _ => match (&self.jwks, &header.kid) {
+                (Some(jwks), Some(kid)) => jwks.key(kid, alg).await,
+                _ => None,
+            },
+        };
+        let key = key.ok_or_else(|| reject("algorithm or key not accepted"))?;
+        let mut validation = Validation::new(alg);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 30;
+        match &self.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &self.issuer {
+            validation.iss = Some(HashSet::from([iss.clone()]));
+            validation.required_spec_claims.insert("iss".into());
+        }
+        let data = decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => reject("expired"),
+                ErrorKind::InvalidSignature => reject("bad signature"),
+                ErrorKind::InvalidIssuer => reject("wrong issuer"),
+                ErrorKind::InvalidAudience => reject("wrong audience"),
+                ErrorKind::MissingRequiredClaim(c) => reject(&format!("missing claim {c}")),
+                _ => reject("rejected"),
+            }
+        })?;
+        self.user_from_claims(&data.claims)
+            .ok_or_else(|| reject("unusable sub, tenant or roles claim"))
+    }
+
+    fn user_from_claims(&self, claims: &Map<String, Value>) -> Option<UserContext> {
+        let sub = claims.get("sub")?.as_str()?;
+        if !valid_principal_id(sub) {
+            return None;
+        }
+        let tenant = match claims.get(&self.tenant_claim) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if valid_principal_id(s) => Some(TenantId(s.clone())),
+            Some(Value::Number(n)) => Some(TenantId(n.to_string())),
+            Some(_) => return None,
+        };
+        let roles = match claims.get(&self.roles_claim) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|r| r.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()?,
+            Some(_) => return None,
+        };
+        Some(UserContext {
+            user_id: UserId(sub.to_owned()),
+            tenant_id: tenant,
+            roles,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Who is calling: the admin key, a user's JWT, or nobody.
+//!
+//! [`Caller`] is the extractor every handler uses; it yields a [`Principal`] and rejects bad
+//! credentials with 401 before the handler runs. What the principal may do is decided by
+//! `trove_core::access`, never here.
+
+mod jwks;
+mod jwt;
+pub mod token;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use trove_core::ids::valid_principal_id;
+use trove_core::{Principal, TenantId, UserContext, UserId};
+
+use crate::config::JwtConfig;
+use crate::error::ApiError;
+use crate::state::AppState;
+pub use jwt::JwtVerifier;
+
+/// Header carrying the admin key.
+pub const ADMIN_KEY_HEADER: &str = "x-trove-admin-key";
+/// With the admin key: act as this user.
+pub const USER_ID_HEADER: &str = "x-trove-user-id";
+/// With the admin key and a user id: the user's tenant.
+pub const TENANT_ID_HEADER: &str = "x-trove-tenant-id";
+
+/// Verifies credentials.
+pub struct Authenticator {
+    admin_key_digest: [u8; 32],
+    jwt: JwtVerifier,
+}
+
+impl Authenticator {
+    pub fn new(admin_key: &str, jwt: &JwtConfig) -> Result<Self, String> {
+        Ok(Self {
+            admin_key_digest: Sha256::digest(admin_key.as_bytes()).into(),
+            jwt: JwtVerifier::new(jwt)?,
+        })
+    }
+
+    /// Compares in constant time; hashing first also hides the key's length.
+    fn is_admin_key(&self, presented: &[u8]) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented).into();
+        digest.ct_eq(&self.admin_key_digest).into()
+    }
+
+    /// Establishes the principal from request headers.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, ApiError> {
+        let headers = &parts.headers;
+        if let Some(key) = headers.get(ADMIN_KEY_HEADER) {
+            if !self.is_admin_key(key.as_bytes()) {
+                return Err(ApiError::unauthorized("invalid admin key"));
+            }
+            let header_text = |name: &str| -> Result<Option<String>, ApiError> {
+                match headers.get(name) {
+                    None => Ok(None),
+                    Some(v) => v
+                        .to_str()
+                        .ok()
+                        .filter(|s| valid_principal_id(s))
+                        .map(|s| Some(s.to_owned()))
+                        .ok_or_else(|| ApiError::invalid(format!("{name} is not a valid id"))),
+                }
+            };
+            let user = header_text(USER_ID_HEADER)?;
+            let tenant = header_text(TENANT_ID_HEADER)?;
+            return Ok(match user {
+                Some(user) => Principal::User(UserContext {
+                    user_id: UserId(user),
+                    tenant_id: tenant.map(TenantId),
+                    roles: Vec::new(),
+                }),
+                None if tenant.is_some() => {
+                    return Err(ApiError::invalid(
+                        "x-trove-tenant-id needs x-trove-user-id",
+                    ));
+                }
+                None => Principal::Admin,
+            });
+        }
+        if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    let (scheme, token) = v.split_once(' ')?;
+                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+                })
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ApiError::unauthorized("expected 'Authorization: Bearer <token>'"))?;
+            return self.jwt.verify(token).await.map(Principal::User);
+        }
+        Ok(Principal::Anonymous)
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        state.auth.authenticate(parts).await.map(Caller)
+    }
+}

@@ -1,0 +1,258 @@
+//! Configuration: defaults, then an optional TOML file, then `TROVE_*` environment variables.
+//!
+//! Every value is read as text and parsed here, so that a bad value stops start-up with one line
+//! that names the environment variable and the problem (`TROVE_ADDR: …`), whichever layer it came
+//! from.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use figment::value::Value;
+
+/// A configuration problem: the variable it concerns and what is wrong, shown as one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: String,
+    pub problem: String,
+}
+
+fn bad(var: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var: var.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// How user tokens are verified; several may be configured at once, each for its own algorithms.
+#[derive(Debug, Clone, Default)]
+pub struct JwtConfig {
+    /// HS256 secret, as raw UTF-8 bytes.
+    pub secret: Option<String>,
+    /// PEM public key for RS256 or ES256.
+    pub public_key_pem: Option<String>,
+    pub jwks_url: Option<String>,
+    pub tenant_claim: String,
+    pub roles_claim: String,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Least time between two JWKS fetches triggered by unknown key ids, in seconds.
+    pub jwks_min_refresh_secs: u64,
+}
+
+/// The server's configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Base URL for absolute links, without a trailing slash.
+    pub public_url: String,
+    pub database_url: String,
+    pub storage_url: String,
+    pub admin_key: Option<String>,
+    pub jwt: JwtConfig,
+    /// Allowed CORS origins; `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Largest JSON request body, in bytes.
+    pub max_json_body: usize,
+}
+
+impl Config {
+    /// Loads the layers: defaults, the TOML file (if given), then the process environment.
+    pub fn load(toml_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = toml_file {
+            if !path.exists() {
+                return Err(bad("--config", format!("{} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("TROVE_"));
+        let dict: BTreeMap<String, Value> = figment
+            .extract()
+            .map_err(|e| bad("configuration", e.to_string().replace('\n', " ")))?;
+        let values = dict
+            .into_iter()
+            .filter_map(|(k, v)| text(&v).map(|t| (k.to_ascii_lowercase(), t)))
+            .collect();
+        Self::from_values(&values)
+    }
+
+    /// Builds a configuration from lower-case keys without the `TROVE_` prefix (`addr`, `data_dir`…).
+    pub fn from_values(values: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| {
+            values
+                .get(key)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let addr_text = get("addr").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let addr: SocketAddr = addr_text.parse().map_err(|_| {
+            bad(
+                "TROVE_ADDR",
+                format!("'{addr_text}' is not a socket address such as 127.0.0.1:8080"),
+            )
+        })?;
+        let data_dir = PathBuf::from(get("data_dir").unwrap_or_else(|| "./trove-data".into()));
+        let public_url = match get("public_url") {
+            Some(u) => {
+                if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
+                    return Err(bad("TROVE_PUBLIC_URL", format!("'{u}' is not an http(s) URL")));
+                }
+                u.trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{addr}"),
+        };
+        let database_url = get("database_url")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("trove.db").display()));
+        if !database_url.starts_with("sqlite:") {
+            return Err(bad(
+                "TROVE_DATABASE_URL",
+                format!("'{database_url}' is not supported (this build speaks sqlite:// only)"),
+            ));
+        }
+        let storage_url = get("storage_url")
+            .unwrap_or_else(|| format!("file://{}", data_dir.join("blobs").display()));
+        if !(storage_url.starts_with("file://") || storage_url.starts_with("memory:")) {
+            return Err(bad(
+                "TROVE_STORAGE_URL",
+                format!("'{storage_url}' is not supported (expected file:// or memory://)"),
+            ));
+        }
+        let admin_key = get("admin_key");
+        if let Some(k) = &admin_key
+            && k.len() < 16
+        {
+            return Err(bad("TROVE_ADMIN_KEY", "must be at least 16 characters"));
+        }
+        let jwt_public_key = match get("jwt_public_key") {
+            Some(v) if v.starts_with("-----BEGIN") => Some(v),
+            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                bad(
+                    "TROVE_JWT_PUBLIC_KEY",
+                    format!("neither a PEM key nor a readable file ({path}: {e})"),
+                )
+            })?),
+            None => None,
+        };
+        let jwks_url = get("jwt_jwks_url");
+        if let Some(u) = &jwks_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(bad("TROVE_JWT_JWKS_URL", format!("'{u}' is not an http(s) URL")));
+        }
+        let jwks_min_refresh_secs = match get("jwt_jwks_min_refresh_secs") {
+            Some(v) => v.parse().map_err(|_| {
+                bad("TROVE_JWT_JWKS_MIN_REFRESH_SECS", format!("'{v}' is not a number of seconds"))
+            })?,
+            None => 10,
+        };
+        let max_json_body = match get("max_json_body") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("TROVE_MAX_JSON_BODY", format!("'{v}' is not a number of bytes")))?,
+            None => 1024 * 1024,
+        };
+        let cors_origins = get("cors_origins")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(bad("TROVE_CORS_ORIGINS", format!("'{origin}' is not an origin such as https://app.example.com")));
+            }
+        }
+        Ok(Self {
+            addr,
+            data_dir,
+            public_url,
+            database_url,
+            storage_url,
+            admin_key,
+            jwt: JwtConfig {
+                secret: get("jwt_secret"),
+                public_key_pem: jwt_public_key,
+                jwks_url,
+                tenant_claim: get("jwt_tenant_claim").unwrap_or_else(|| "tenant_id".into()),
+                roles_claim: get("jwt_roles_claim").unwrap_or_else(|| "roles".into()),
+                issuer: get("jwt_issuer"),
+                audience: get("jwt_audience"),
+                jwks_min_refresh_secs,
+            },
+            cors_origins,
+            max_json_body,
+        })
+    }
+
+    /// A configuration for tests: port 0 on loopback, everything under `data_dir`.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        let mut values = BTreeMap::new();
+        values.insert("addr".to_owned(), "127.0.0.1:0".to_owned());
+        values.insert("data_dir".to_owned(), data_dir.display().to_string());
+        Self::from_values(&values).unwrap_or_else(|e| panic!("test configuration: {e}"))
+    }
+}
+
+/// A scalar configuration value as text; tables and arrays are not configuration values here.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(_, s) => Some(s.clone()),
+        Value::Char(_, c) => Some(c.to_string()),
+        Value::Bool(_, b) => Some(b.to_string()),
+        Value::Num(_, n) => n
+            .to_u128()
+            .map(|u| u.to_string())
+            .or_else(|| n.to_i128().map(|i| i.to_string()))
+            .or_else(|| n.to_f64().map(|f| f.to_string())),
+        Value::Array(_, items) => Some(items.iter().filter_map(text).collect::<Vec<_>>().join(",")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_values(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://./trove-data/trove.db");
+        assert_eq!(c.storage_url, "file://./trove-data/blobs");
+        assert_eq!(c.jwt.tenant_claim, "tenant_id");
+        assert_eq!(c.jwt.roles_claim, "roles");
+    }
+
+    #[test]
+    fn data_dir_moves_the_defaults() {
+        let c = cfg(&[("data_dir", "/srv/t"), ("public_url", "https://files.example.com/")]).unwrap();
+        assert_eq!(c.database_url, "sqlite:///srv/t/trove.db");
+        assert_eq!(c.storage_url, "file:///srv/t/blobs");
+        assert_eq!(c.public_url, "https://files.example.com");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(cfg(&[("addr", "nope")]).unwrap_err().var, "TROVE_ADDR");
+        assert_eq!(cfg(&[("public_url", "ftp://x")]).unwrap_err().var, "TROVE_PUBLIC_URL");
+        assert_eq!(cfg(&[("database_url", "mysql://x")]).unwrap_err().var, "TROVE_DATABASE_URL");
+        assert_eq!(cfg(&[("storage_url", "gopher://x")]).unwrap_err().var, "TROVE_STORAGE_URL");
+        assert_eq!(cfg(&[("admin_key", "short")]).unwrap_err().var, "TROVE_ADMIN_KEY");
+        assert_eq!(cfg(&[("jwt_public_key", "/nonexistent/key.pem")]).unwrap_err().var, "TROVE_JWT_PUBLIC_KEY");
+        assert_eq!(cfg(&[("cors_origins", "example.com")]).unwrap_err().var, "TROVE_CORS_ORIGINS");
+        let line = cfg(&[("addr", "nope")]).unwrap_err().to_string();
+        assert!(line.starts_with("TROVE_ADDR: ") && !line.contains('\n'), "{line}");
+    }
+}

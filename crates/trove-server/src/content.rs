@@ -1,0 +1,210 @@
+//! Serving a file's content over HTTP: validators, conditionals, ranges, disposition, caching and
+//! the headers that keep uploaded pages from running on the API's origin. Shared by every route that
+//! returns content.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::Stream;
+use http_body::{Frame, SizeHint};
+use trove_blob::BlobStream;
+use trove_core::disposition::content_disposition;
+use trove_core::mime::is_active_content;
+use trove_core::precondition::{Outcome, Preconditions, Validators};
+use trove_core::range::{self, RangeRequest};
+use trove_core::{Bucket, ErrorCode, FileRecord, FileStatus, Visibility};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// How the content is to be presented.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeOptions {
+    /// `?download=1`: `Content-Disposition: attachment`.
+    pub attachment: bool,
+}
+
+/// The `Cache-Control` for a file: the bucket's, made `private` for private files so that shared
+/// caches never keep them.
+pub fn cache_control(bucket: &Bucket, file: &FileRecord) -> String {
+    let cc = bucket.cache_control.trim();
+    let lower = cc.to_ascii_lowercase();
+    if file.visibility == Visibility::Public || lower.contains("private") || lower.contains("no-store") {
+        cc.to_owned()
+    } else if cc.is_empty() {
+        "private".to_owned()
+    } else {
+        format!("private, {cc}")
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// Answers a GET or HEAD for `file`'s content, which the caller has been allowed to read.
+pub async fn serve(
+    state: &AppState,
+    file: &FileRecord,
+    bucket: &Bucket,
+    method: &Method,
+    headers: &HeaderMap,
+    opts: ServeOptions,
+) -> ApiResult<Response> {
+    let key = match (file.status, file.current_blob_key()) {
+        (FileStatus::Ready, Some(key)) => key,
+        _ => return Err(ApiError::new(ErrorCode::Conflict, "the file's content is not uploaded yet")),
+    };
+    let last_modified: SystemTime = file.updated_at.into();
+    let last_modified_text = httpdate::fmt_http_date(last_modified);
+    let conditions = Preconditions {
+        if_match: header_str(headers, header::IF_MATCH),
+        if_none_match: header_str(headers, header::IF_NONE_MATCH),
+        if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE),
+        if_unmodified_since: header_str(headers, header::IF_UNMODIFIED_SINCE),
+        if_range: header_str(headers, header::IF_RANGE),
+    };
+    let outcome = conditions.check(
+        Validators {
+            etag: &file.etag,
+            last_modified,
+        },
+        true,
+    );
+    let active = is_active_content(&file.mime_type);
+    let mut builder = Response::builder()
+        .header(header::ETAG, value(&file.etag))
+        .header(header::LAST_MODIFIED, value(&last_modified_text))
+        .header(header::CACHE_CONTROL, value(&cache_control(bucket, file)))
+        .header(header::ACCEPT_RANGES, "bytes");
+    let honor_range = match outcome {
+        Outcome::NotModified => {
+            return builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Body::empty())
+                .map_err(ApiError::internal);
+        }
+        Outcome::PreconditionFailed => {
+            return Err(ApiError::new(
+                ErrorCode::PreconditionFailed,
+                "a precondition of the request does not hold",
+            ));
+        }
+        Outcome::Proceed { honor_range } => honor_range,
+    };
+    let range = if honor_range {
+        range::parse(header_str(headers, header::RANGE), file.size)
+    } else {
+        RangeRequest::Full
+    };
+    let (status, start, len) = match range {
+        RangeRequest::Full => (StatusCode::OK, 0, file.size),
+        RangeRequest::Partial { start, end } => {
+            builder = builder.header(
+                header::CONTENT_RANGE,
+                value(&format!("bytes {start}-{end}/{}", file.size)),
+            );
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        RangeRequest::Unsatisfiable => {
+            return Err(ApiError::new(
+                ErrorCode::RangeNotSatisfiable,
+                "the requested range is outside the file",
+            )
+            .with_header(header::CONTENT_RANGE, value(&format!("bytes */{}", file.size))));
+        }
+    };
+    builder = builder
+        .status(status)
+        .header(header::CONTENT_TYPE, value(&file.mime_type))
+        .header(header::CONTENT_LENGTH, len)
+        .header(
+            header::CONTENT_DISPOSITION,
+            value(&content_disposition(&file.name, opts.attachment || active)),
+        );
+    if active {
+        builder = builder.header(header::CONTENT_SECURITY_POLICY, "sandbox");
+    }
+    let body = if method == Method::HEAD || len == 0 {
+        Body::new(SizedBody::empty(len))
+    } else {
+        let stream = state.blobs.read(&key, Some(start..start + len)).await?;
+        Body::new(SizedBody::new(stream, len))
+    };
+    builder.body(body).map_err(ApiError::internal)
+}
+
+/// A streamed body whose exact length is known, so responses carry `Content-Length` and are never
+/// chunked.
+struct SizedBody {
+    stream: Option<BlobStream>,
+    remaining: u64,
+}
+
+impl SizedBody {
+    fn new(stream: BlobStream, len: u64) -> Self {
+        Self {
+            stream: Some(stream),
+            remaining: len,
+        }
+    }
+
+    /// No bytes follow (HEAD), but the length is still announced.
+    fn empty(len: u64) -> Self {
+        Self {
+            stream: None,
+            remaining: len,
+        }
+    }
+}
+
+impl http_body::Body for SizedBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(stream).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let len = chunk.len() as u64;
+                if len > self.remaining {
+                    return Poll::Ready(Some(Err(std::io::Error::other("blob longer than recorded size"))));
+                }
+                self.remaining -= len;
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                tracing::error!(error = %e, "reading a blob failed mid-response");
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) if self.remaining > 0 => {
+                tracing::error!(missing = self.remaining, "blob shorter than recorded size");
+                Poll::Ready(Some(Err(std::io::Error::other("blob shorter than recorded size"))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.stream.is_none() || self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}

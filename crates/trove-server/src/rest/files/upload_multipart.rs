@@ -1,0 +1,157 @@
+//! Multipart uploads: common fields, then `file` parts, each optionally preceded by `fileMetadata`.
+
+use std::collections::HashMap;
+
+use axum::extract::Multipart;
+use axum::extract::multipart::Field;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use trove_core::{Access, Bucket, ErrorCode, FileRecord, Principal, Visibility, validate};
+
+use super::upload::target_bucket;
+use crate::error::{ApiError, ApiResult};
+use crate::service::ingest::{self, NewFile};
+use crate::state::AppState;
+
+/// Largest text field accepted (metadata is at most 64 KiB; this leaves room for escaping).
+const MAX_TEXT_FIELD: usize = 256 * 1024;
+
+/// `fileMetadata`: applies to the next `file` part only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetadata {
+    name: Option<String>,
+    metadata: Option<Value>,
+    visibility: Option<Visibility>,
+    access: Option<Access>,
+}
+
+/// Fields that apply to every file of the request.
+#[derive(Debug, Default)]
+struct Common {
+    bucket_id: Option<String>,
+    visibility: Option<Visibility>,
+    access: Option<Access>,
+    metadata: Option<Value>,
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::invalid(format!("malformed multipart body: {}", e.body_text()))
+}
+
+async fn text(mut field: Field<'_>) -> ApiResult<String> {
+    let name = field.name().unwrap_or("").to_owned();
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if buf.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::invalid(format!("field '{name}' is too large")));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf).map_err(|_| ApiError::invalid(format!("field '{name}' is not UTF-8")))
+}
+
+fn json_object(field: &str, text: &str) -> ApiResult<Value> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|_| ApiError::invalid(format!("{field} must be a JSON object")))?;
+    validate::metadata(&value)?;
+    Ok(value)
+}
+
+/// Stores the files of a multipart request in order. On the first failure the error is returned
+/// with the files stored so far in `data.files`; they stay stored.
+pub async fn receive(state: &AppState, p: &Principal, mut multipart: Multipart) -> ApiResult<Vec<FileRecord>> {
+    let mut stored: Vec<FileRecord> = Vec::new();
+    let result = receive_into(state, p, &mut multipart, &mut stored).await;
+    match result {
+        Ok(()) if stored.is_empty() => Err(ApiError::invalid("the request has no 'file' part")),
+        Ok(()) => Ok(stored),
+        Err(e) => Err(e.with_data(json!({ "files": stored }))),
+    }
+}
+
+async fn receive_into(
+    state: &AppState,
+    p: &Principal,
+    multipart: &mut Multipart,
+    stored: &mut Vec<FileRecord>,
+) -> ApiResult<()> {
+    let mut common = Common::default();
+    let mut next_meta: Option<FileMetadata> = None;
+    let mut buckets: HashMap<String, Bucket> = HashMap::new();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let field_name = field.name().unwrap_or("").to_owned();
+        match field_name.as_str() {
+            "bucketId" => common.bucket_id = Some(text(field).await?.trim().to_owned()),
+            "visibility" => common.visibility = Some(Visibility::parse(text(field).await?.trim())?),
+            "access" => common.access = Some(Access::parse(text(field).await?.trim())?),
+            "metadata" => common.metadata = Some(json_object("metadata", &text(field).await?)?),
+            "fileMetadata" => {
+                let raw = text(field).await?;
+                let meta: FileMetadata = serde_json::from_str(&raw).map_err(|e| {
+                    ApiError::invalid(format!("fileMetadata must be a JSON object: {e}"))
+                })?;
+                if let Some(m) = &meta.metadata {
+                    validate::metadata(m)?;
+                }
+                next_meta = Some(meta);
+            }
+            "file" => {
+                let meta = next_meta.take().unwrap_or_default();
+                let name = meta
+                    .name
+                    .clone()
+                    .or_else(|| field.file_name().map(str::to_owned))
+                    .ok_or_else(|| {
+                        ApiError::new(ErrorCode::InvalidName, "a file part needs a filename")
+                    })?;
+                let key = common.bucket_id.clone().unwrap_or_default();
+                let bucket = match buckets.get(&key) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = target_bucket(state, common.bucket_id.as_deref()).await?;
+                        buckets.insert(key, b.clone());
+                        b
+                    }
+                };
+                let new = NewFile {
+                    bucket,
+                    name,
+                    declared_type: field.content_type().map(trove_core::mime::normalize),
+                    visibility: meta.visibility.or(common.visibility),
+                    access: meta.access.or(common.access),
+                    metadata: merge(common.metadata.as_ref(), meta.metadata),
+                };
+                let file = ingest::create(state, p, new, None, field).await?;
+                stored.push(file);
+            }
+            other => {
+                return Err(ApiError::invalid(format!("unexpected multipart field '{other}'")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The per-file metadata's keys over the common ones.
+fn merge(common: Option<&Value>, own: Option<Value>) -> Value {
+    let mut merged = common.cloned().unwrap_or_else(|| json!({}));
+    if let (Some(target), Some(Value::Object(own))) = (merged.as_object_mut(), own) {
+        for (k, v) in own {
+            target.insert(k, v);
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_file_metadata_wins() {
+        let merged = merge(Some(&json!({"a": 1, "b": 2})), Some(json!({"b": 3, "c": 4})));
+        assert_eq!(merged, json!({"a": 1, "b": 3, "c": 4}));
+        assert_eq!(merge(None, None), json!({}));
+    }
+}

@@ -1,0 +1,18 @@
+//! Shared state of a running server.
+
+use std::sync::Arc;
+
+use trove_blob::BlobStore;
+use trove_meta::MetaStore;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: BlobStore,
+    pub auth: Arc<Authenticator>,
+}
