@@ -8,7 +8,7 @@ use trove_core::ErrorCode;
 use crate::error::ApiError;
 
 /// Like `axum::Json`, but a wrong content type is 415 `unsupported_media_type`, a body over the limit
-/// 413 `invalid_request`, and anything unparsable 400 `invalid_request` naming the problem.
+/// 413 `payload_too_large`, and anything unparsable 400 `invalid_request` naming the problem.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -34,7 +34,7 @@ where
                 Err(ApiError::invalid("the body is not valid JSON"))
             }
             Err(JsonRejection::BytesRejection(e)) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(ErrorCode::InvalidRequest, "the JSON body is too large"))
+                Err(ApiError::new(ErrorCode::PayloadTooLarge, "the JSON body is too large"))
             }
             Err(other) => Err(ApiError::invalid(other.body_text())),
         }

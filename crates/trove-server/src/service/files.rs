@@ -20,6 +20,8 @@ pub async fn readable(state: &AppState, p: &Principal, id: &str) -> ApiResult<Fi
 
 /// Loads a file the principal may change; 404 when it may not read it, 403 when it may only read.
 pub async fn changeable(state: &AppState, p: &Principal, id: &str) -> ApiResult<FileRecord> {
+    // Changing anything needs credentials, whatever the file.
+    p.require_authenticated()?;
     let file = readable(state, p, id).await?;
     p.require_change(&file)?;
     Ok(file)

@@ -1,0 +1,209 @@
+//! `TestApp`: a running server and helpers to call it as the admin, a user or nobody.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::Value;
+use tempfile::TempDir;
+use trove_server::auth::token::{TokenRequest, issue};
+use trove_server::config::Config;
+use trove_server::server::Server;
+
+/// Who makes a request.
+#[derive(Debug, Clone)]
+pub enum Who {
+    Admin,
+    /// The admin key acting for a user (`X-Trove-User-Id`/`X-Trove-Tenant-Id`).
+    AdminAs(String, Option<String>),
+    Bearer(String),
+    Anonymous,
+}
+
+pub struct TestApp {
+    pub server: Server,
+    pub url: String,
+    pub client: Client,
+    pub dir: TempDir,
+}
+
+pub struct TestAppBuilder {
+    tweaks: Vec<Box<dyn FnOnce(&mut Config)>>,
+}
+
+impl TestAppBuilder {
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.tweaks.push(Box::new(f));
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_tests(dir.path());
+        for tweak in self.tweaks {
+            tweak(&mut config);
+        }
+        let server = Server::start(config).await.expect("server starts");
+        TestApp {
+            url: server.url(),
+            server,
+            client: Client::builder().timeout(Duration::from_secs(120)).build().unwrap(),
+            dir,
+        }
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { tweaks: Vec::new() }
+    }
+
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn admin_key(&self) -> String {
+        self.server.state.config.admin_key.clone().unwrap()
+    }
+
+    /// An HS256 token for a user, signed with the server's secret.
+    pub fn token(&self, user: &str, tenant: Option<&str>, roles: &[&str]) -> String {
+        let jwt = &self.server.state.config.jwt;
+        issue(
+            jwt.secret.as_deref().expect("HS256 secret"),
+            &TokenRequest {
+                user: user.into(),
+                tenant: tenant.map(Into::into),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                ttl: Duration::from_secs(3600),
+            },
+            &jwt.tenant_claim,
+            &jwt.roles_claim,
+            jwt.issuer.as_deref(),
+            jwt.audience.as_deref(),
+        )
+        .unwrap()
+    }
+
+    pub fn user(&self, user: &str, tenant: Option<&str>) -> Who {
+        Who::Bearer(self.token(user, tenant, &[]))
+    }
+
+    pub fn tenant_admin(&self, user: &str, tenant: &str) -> Who {
+        Who::Bearer(self.token(user, Some(tenant), &["admin"]))
+    }
+
+    pub fn request(&self, method: Method, path: &str, who: &Who) -> RequestBuilder {
+        let rb = self.client.request(method, format!("{}{}", self.url, path));
+        match who {
+            Who::Admin => rb.header("x-trove-admin-key", self.admin_key()),
+            Who::AdminAs(user, tenant) => {
+                let rb = rb
+                    .header("x-trove-admin-key", self.admin_key())
+                    .header("x-trove-user-id", user);
+                match tenant {
+                    Some(t) => rb.header("x-trove-tenant-id", t),
+                    None => rb,
+                }
+            }
+            Who::Bearer(t) => rb.bearer_auth(t),
+            Who::Anonymous => rb,
+        }
+    }
+
+    pub fn get(&self, path: &str, who: &Who) -> RequestBuilder {
+        self.request(Method::GET, path, who)
+    }
+
+    /// Uploads raw bytes and returns the created file, asserting 201.
+    pub async fn upload(&self, who: &Who, query: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Value {
+        let res = self
+            .request(Method::POST, &format!("/v1/files?{query}"), who)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "upload failed: {json}");
+        json
+    }
+
+    pub async fn create_bucket(&self, body: Value) -> Value {
+        let res = self.request(Method::POST, "/v1/buckets", &Who::Admin).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        res.json().await.unwrap()
+    }
+}
+
+/// The error code of an API error response, asserting the status.
+pub async fn error_code(res: Response, status: u16) -> String {
+    assert_eq!(res.status().as_u16(), status, "unexpected status");
+    assert!(res.headers().contains_key("x-request-id"));
+    let body: Value = res.json().await.unwrap();
+    body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}")).to_owned()
+}
+
+pub fn id_of(file: &Value) -> String {
+    file["id"].as_str().unwrap().to_owned()
+}
+
+/// Polls `condition` every 10 ms until it holds; panics after `secs` seconds.
+pub async fn wait_until(secs: u64, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tick.tick().await;
+    }
+}
+
+/// A `trove serve` process with its own data directory.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub url: String,
+    pub admin_key: String,
+}
+
+impl ServerProcess {
+    pub fn spawn(data_dir: &Path, extra_env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trove"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TROVE_ADDR", "127.0.0.1:0")
+            .env("TROVE_DATA_DIR", data_dir)
+            .env("TROVE_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("trove starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().expect("a first line").unwrap();
+        let url = first.strip_prefix("Trove listening on ").expect("the URL line").to_owned();
+        let second = lines.next().expect("a second line").unwrap();
+        let admin_key = second.strip_prefix("Admin key: ").expect("the admin key line").to_owned();
+        Self { child, url, admin_key }
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
