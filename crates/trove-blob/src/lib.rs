@@ -105,19 +105,23 @@ impl BlobStore {
     pub async fn writer(&self, key: &str) -> Result<BlobWriter, BlobError> {
         let inner = match &self.backend {
             Backend::Local(dir) => WriterInner::Local(dir.writer(key).await?),
-            Backend::Object(store) => WriterInner::Object(Box::new(
-                object_store::buffered::BufWriter::with_capacity(
+            Backend::Object(store) => {
+                WriterInner::Object(Box::new(object_store::buffered::BufWriter::with_capacity(
                     store.clone(),
                     ObjectPath::from(key),
                     8 * 1024 * 1024,
-                ),
-            )),
+                )))
+            }
         };
         Ok(BlobWriter { inner })
     }
 
     /// Reads a blob, or the given byte range of it, as a stream.
-    pub async fn read(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobStream, BlobError> {
+    pub async fn read(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobStream, BlobError> {
         match &self.backend {
             Backend::Local(dir) => dir.read(key, range).await,
             Backend::Object(store) => {
@@ -228,18 +232,37 @@ mod tests {
     async fn round_trip(store: BlobStore) {
         let mut w = store.writer("b/f/r1").await.unwrap();
         w.write(Bytes::from_static(b"hello ")).await.unwrap();
-        assert_eq!(store.size("b/f/r1").await.unwrap(), None, "invisible before finish");
+        assert_eq!(
+            store.size("b/f/r1").await.unwrap(),
+            None,
+            "invisible before finish"
+        );
         w.write(Bytes::from_static(b"world")).await.unwrap();
         w.finish().await.unwrap();
         assert_eq!(store.size("b/f/r1").await.unwrap(), Some(11));
-        let all: Vec<Bytes> = store.read("b/f/r1", None).await.unwrap().try_collect().await.unwrap();
+        let all: Vec<Bytes> = store
+            .read("b/f/r1", None)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         assert_eq!(all.concat(), b"hello world");
-        let part: Vec<Bytes> = store.read("b/f/r1", Some(6..9)).await.unwrap().try_collect().await.unwrap();
+        let part: Vec<Bytes> = store
+            .read("b/f/r1", Some(6..9))
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         assert_eq!(part.concat(), b"wor");
         store.delete("b/f/r1").await.unwrap();
         store.delete("b/f/r1").await.unwrap();
         assert_eq!(store.size("b/f/r1").await.unwrap(), None);
-        assert!(matches!(store.read("b/f/r1", None).await, Err(BlobError::NotFound)));
+        assert!(matches!(
+            store.read("b/f/r1", None).await,
+            Err(BlobError::NotFound)
+        ));
 
         let mut aborted = store.writer("b/f/r2").await.unwrap();
         aborted.write(Bytes::from_static(b"x")).await.unwrap();
@@ -260,18 +283,29 @@ mod tests {
         let store = BlobStore::from_url(&url).await.unwrap();
         round_trip(store).await;
         let staging = dir.path().join("blobs").join(local::STAGING_DIR);
-        assert_eq!(std::fs::read_dir(staging).unwrap().count(), 0, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(staging).unwrap().count(),
+            0,
+            "no temporary file left"
+        );
     }
 
     #[tokio::test]
     async fn dropped_local_writer_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::from_url(&format!("file://{}", dir.path().display())).await.unwrap();
+        let store = BlobStore::from_url(&format!("file://{}", dir.path().display()))
+            .await
+            .unwrap();
         let mut w = store.writer("b/f/r").await.unwrap();
         w.write(Bytes::from_static(b"partial")).await.unwrap();
         drop(w);
         assert_eq!(store.size("b/f/r").await.unwrap(), None);
-        assert_eq!(std::fs::read_dir(dir.path().join(local::STAGING_DIR)).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(local::STAGING_DIR))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[tokio::test]

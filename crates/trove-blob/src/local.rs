@@ -63,7 +63,11 @@ impl LocalDir {
         })
     }
 
-    pub(crate) async fn read(&self, key: &str, range: Option<Range<u64>>) -> Result<BlobStream, BlobError> {
+    pub(crate) async fn read(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobStream, BlobError> {
         let mut file = fs::File::open(self.path_of(key)?).await?;
         let stream = match range {
             Some(r) => {
@@ -107,13 +111,19 @@ pub(crate) struct LocalWriter {
 
 impl LocalWriter {
     pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
-        let file = self.file.as_mut().ok_or_else(|| BlobError::Io("writer closed".into()))?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| BlobError::Io("writer closed".into()))?;
         file.write_all(chunk).await?;
         Ok(())
     }
 
     pub(crate) async fn finish(mut self) -> Result<(), BlobError> {
-        let mut file = self.file.take().ok_or_else(|| BlobError::Io("writer closed".into()))?;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| BlobError::Io("writer closed".into()))?;
         file.flush().await?;
         let file = file.into_inner();
         file.sync_all().await?;

@@ -146,7 +146,12 @@ mod tests {
     use crate::ids::{BucketId, FileId};
     use crate::model::FileStatus;
 
-    fn file(owner: Option<&str>, tenant: Option<&str>, vis: Visibility, access: Access) -> FileRecord {
+    fn file(
+        owner: Option<&str>,
+        tenant: Option<&str>,
+        vis: Visibility,
+        access: Access,
+    ) -> FileRecord {
         FileRecord {
             id: FileId::new(),
             bucket_id: BucketId::default_bucket(),
@@ -205,11 +210,17 @@ mod tests {
         let f = file(Some("u"), Some("t"), Visibility::Private, Access::Tenant);
         let mate = user("v", Some("t"), &[]);
         assert_eq!(mate.file_permission(&f), Read);
-        assert_eq!(mate.require_change(&f).unwrap_err().code, ErrorCode::Forbidden);
+        assert_eq!(
+            mate.require_change(&f).unwrap_err().code,
+            ErrorCode::Forbidden
+        );
         assert_eq!(user("v", Some("other"), &[]).file_permission(&f), NoAccess);
         let owner_only = file(Some("u"), Some("t"), Visibility::Private, Access::Owner);
         assert_eq!(mate.file_permission(&owner_only), NoAccess);
-        assert_eq!(mate.require_read(&owner_only).unwrap_err().code, ErrorCode::NotFound);
+        assert_eq!(
+            mate.require_read(&owner_only).unwrap_err().code,
+            ErrorCode::NotFound
+        );
     }
 
     #[test]
@@ -219,7 +230,10 @@ mod tests {
         assert_eq!(admin.file_permission(&f), Change);
         let other = file(Some("u"), Some("x"), Visibility::Private, Access::Tenant);
         assert_eq!(admin.file_permission(&other), NoAccess);
-        assert_eq!(admin.require_admin().unwrap_err().code, ErrorCode::Forbidden);
+        assert_eq!(
+            admin.require_admin().unwrap_err().code,
+            ErrorCode::Forbidden
+        );
     }
 
     #[test]

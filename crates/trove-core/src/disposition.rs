@@ -42,8 +42,14 @@ mod tests {
 
     #[test]
     fn ascii_names_are_quoted() {
-        assert_eq!(content_disposition("a b.pdf", false), "inline; filename=\"a b.pdf\"");
-        assert_eq!(content_disposition("a.pdf", true), "attachment; filename=\"a.pdf\"");
+        assert_eq!(
+            content_disposition("a b.pdf", false),
+            "inline; filename=\"a b.pdf\""
+        );
+        assert_eq!(
+            content_disposition("a.pdf", true),
+            "attachment; filename=\"a.pdf\""
+        );
     }
 
     #[test]

@@ -97,8 +97,7 @@ impl BucketId {
     /// Validates a bucket slug.
     pub fn parse(s: &str) -> Result<Self, TroveError> {
         let ok = (1..=63).contains(&s.len())
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(s.to_owned()))

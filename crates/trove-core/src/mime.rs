@@ -14,15 +14,19 @@ pub fn decide(head: &[u8], declared: Option<&str>, name: &str) -> String {
         .map(normalize)
         .filter(|d| !d.is_empty() && d != "application/octet-stream" && valid(d));
     declared
-        .or_else(|| mime_guess::from_path(name).first().map(|m| m.essence_str().to_owned()))
+        .or_else(|| {
+            mime_guess::from_path(name)
+                .first()
+                .map(|m| m.essence_str().to_owned())
+        })
         .unwrap_or_else(|| "application/octet-stream".to_owned())
 }
 
 /// Detects the type from content: text markers for HTML, SVG and XML first, then magic bytes.
 pub fn detect(head: &[u8]) -> Option<String> {
-    detect_markup(head).map(str::to_owned).or_else(|| {
-        infer::get(head).map(|t| t.mime_type().to_owned())
-    })
+    detect_markup(head)
+        .map(str::to_owned)
+        .or_else(|| infer::get(head).map(|t| t.mime_type().to_owned()))
 }
 
 fn detect_markup(head: &[u8]) -> Option<&'static str> {
@@ -88,11 +92,20 @@ mod tests {
 
     #[test]
     fn markup_is_detected_after_bom_and_space() {
-        assert_eq!(detect(b"\xEF\xBB\xBF  \n<!DOCTYPE HTML><p>").as_deref(), Some("text/html"));
+        assert_eq!(
+            detect(b"\xEF\xBB\xBF  \n<!DOCTYPE HTML><p>").as_deref(),
+            Some("text/html")
+        );
         assert_eq!(detect(b"<Html>").as_deref(), Some("text/html"));
         assert_eq!(detect(b"<svg xmlns=").as_deref(), Some("image/svg+xml"));
-        assert_eq!(detect(b"<?xml version='1.0'?><svg/>").as_deref(), Some("image/svg+xml"));
-        assert_eq!(detect(b"<?xml version='1.0'?><a/>").as_deref(), Some("application/xml"));
+        assert_eq!(
+            detect(b"<?xml version='1.0'?><svg/>").as_deref(),
+            Some("image/svg+xml")
+        );
+        assert_eq!(
+            detect(b"<?xml version='1.0'?><a/>").as_deref(),
+            Some("application/xml")
+        );
         assert_eq!(detect(b"hello"), None);
     }
 
@@ -104,11 +117,20 @@ mod tests {
 
     #[test]
     fn declared_then_extension_then_octet_stream() {
-        assert_eq!(decide(b"hello", Some("Text/Plain; charset=utf-8"), "x"), "text/plain");
-        assert_eq!(decide(b"hello", Some("application/octet-stream"), "a.csv"), "text/csv");
+        assert_eq!(
+            decide(b"hello", Some("Text/Plain; charset=utf-8"), "x"),
+            "text/plain"
+        );
+        assert_eq!(
+            decide(b"hello", Some("application/octet-stream"), "a.csv"),
+            "text/csv"
+        );
         assert_eq!(decide(b"hello", None, "a.json"), "application/json");
         assert_eq!(decide(b"hello", None, "noext"), "application/octet-stream");
-        assert_eq!(decide(b"hello", Some("garbage"), "noext"), "application/octet-stream");
+        assert_eq!(
+            decide(b"hello", Some("garbage"), "noext"),
+            "application/octet-stream"
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ impl Visibility {
         match s {
             "public" => Ok(Self::Public),
             "private" => Ok(Self::Private),
-            _ => Err(TroveError::invalid("visibility must be 'public' or 'private'")),
+            _ => Err(TroveError::invalid(
+                "visibility must be 'public' or 'private'",
+            )),
         }
     }
 }
@@ -311,11 +313,13 @@ mod tests {
         assert!(mk(|n| n.download_expiration = Some(0)).is_err());
         assert!(mk(|n| n.download_expiration = Some(604_801)).is_err());
         assert!(mk(|n| n.download_expiration = Some(604_800)).is_ok());
-        assert!(mk(|n| {
-            n.min_upload_file_size = Some(10);
-            n.max_upload_file_size = Some(5)
-        })
-        .is_err());
+        assert!(
+            mk(|n| {
+                n.min_upload_file_size = Some(10);
+                n.max_upload_file_size = Some(5)
+            })
+            .is_err()
+        );
         assert!(mk(|n| n.max_upload_file_size = Some(10 * (1 << 30))).is_ok());
         assert!(mk(|n| n.allowed_mime_types = Some(vec!["image".into()])).is_err());
         assert!(mk(|n| n.cache_control = Some("a\nb".into())).is_err());

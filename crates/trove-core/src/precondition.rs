@@ -133,7 +133,10 @@ fn parse_date(s: &str) -> Option<SystemTime> {
 }
 
 fn truncate_to_seconds(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
@@ -166,7 +169,10 @@ mod tests {
 
     #[test]
     fn if_match() {
-        let p = |h| Preconditions { if_match: Some(h), ..Default::default() };
+        let p = |h| Preconditions {
+            if_match: Some(h),
+            ..Default::default()
+        };
         assert_eq!(check(p("\"abc\"")), GO);
         assert_eq!(check(p("*")), GO);
         assert_eq!(check(p("\"x\", \"abc\"")), GO);
@@ -177,27 +183,49 @@ mod tests {
 
     #[test]
     fn if_none_match() {
-        let p = |h| Preconditions { if_none_match: Some(h), ..Default::default() };
+        let p = |h| Preconditions {
+            if_none_match: Some(h),
+            ..Default::default()
+        };
         assert_eq!(check(p("\"abc\"")), Outcome::NotModified);
         assert_eq!(check(p("W/\"abc\"")), Outcome::NotModified);
         assert_eq!(check(p("\"a,b\", \"abc\"")), Outcome::NotModified);
         assert_eq!(check(p("*")), Outcome::NotModified);
         assert_eq!(check(p("\"x\"")), GO);
-        let put = Preconditions { if_none_match: Some("*"), ..Default::default() };
+        let put = Preconditions {
+            if_none_match: Some("*"),
+            ..Default::default()
+        };
         assert_eq!(
-            put.check(Validators { etag: ETAG, last_modified: at(0) }, false),
+            put.check(
+                Validators {
+                    etag: ETAG,
+                    last_modified: at(0)
+                },
+                false
+            ),
             Outcome::PreconditionFailed
         );
     }
 
     #[test]
     fn dates() {
-        let ims = |s: &str| check(Preconditions { if_modified_since: Some(s), ..Default::default() });
+        let ims = |s: &str| {
+            check(Preconditions {
+                if_modified_since: Some(s),
+                ..Default::default()
+            })
+        };
         assert_eq!(ims(&date(1_000_000)), Outcome::NotModified);
         assert_eq!(ims(&date(1_000_001)), Outcome::NotModified);
         assert_eq!(ims(&date(999_999)), GO);
         assert_eq!(ims("not a date"), GO);
-        let ius = |s: &str| check(Preconditions { if_unmodified_since: Some(s), ..Default::default() });
+        let ius = |s: &str| {
+            check(Preconditions {
+                if_unmodified_since: Some(s),
+                ..Default::default()
+            })
+        };
         assert_eq!(ius(&date(1_000_000)), GO);
         assert_eq!(ius(&date(999_999)), Outcome::PreconditionFailed);
     }
@@ -206,20 +234,37 @@ mod tests {
     fn order_of_evaluation() {
         // If-None-Match takes precedence over If-Modified-Since.
         let d = date(1_000_000);
-        let p = Preconditions { if_none_match: Some("\"x\""), if_modified_since: Some(&d), ..Default::default() };
+        let p = Preconditions {
+            if_none_match: Some("\"x\""),
+            if_modified_since: Some(&d),
+            ..Default::default()
+        };
         assert_eq!(check(p), GO);
         // If-Match takes precedence over If-Unmodified-Since.
         let old = date(1);
-        let p = Preconditions { if_match: Some("\"abc\""), if_unmodified_since: Some(&old), ..Default::default() };
+        let p = Preconditions {
+            if_match: Some("\"abc\""),
+            if_unmodified_since: Some(&old),
+            ..Default::default()
+        };
         assert_eq!(check(p), GO);
         // A failed If-Match wins over a matching If-None-Match.
-        let p = Preconditions { if_match: Some("\"x\""), if_none_match: Some("\"abc\""), ..Default::default() };
+        let p = Preconditions {
+            if_match: Some("\"x\""),
+            if_none_match: Some("\"abc\""),
+            ..Default::default()
+        };
         assert_eq!(check(p), Outcome::PreconditionFailed);
     }
 
     #[test]
     fn if_range() {
-        let ir = |s: &str| check(Preconditions { if_range: Some(s), ..Default::default() });
+        let ir = |s: &str| {
+            check(Preconditions {
+                if_range: Some(s),
+                ..Default::default()
+            })
+        };
         assert_eq!(ir("\"abc\""), GO);
         assert_eq!(ir("\"x\""), Outcome::Proceed { honor_range: false });
         assert_eq!(ir("W/\"abc\""), Outcome::Proceed { honor_range: false });

@@ -80,8 +80,8 @@ pub fn parse(header: Option<&str>, size: u64) -> RangeRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use RangeRequest::{Full, Partial, Unsatisfiable};
+    use proptest::prelude::*;
 
     #[test]
     fn forms() {
@@ -101,12 +101,24 @@ mod tests {
         assert_eq!(parse(Some("bytes=-0"), 10), Unsatisfiable);
         assert_eq!(parse(Some("bytes=0-"), 0), Unsatisfiable);
         assert_eq!(parse(Some("bytes=-5"), 0), Unsatisfiable);
-        assert_eq!(parse(Some("bytes=99999999999999999999999-"), 10), Unsatisfiable);
+        assert_eq!(
+            parse(Some("bytes=99999999999999999999999-"), 10),
+            Unsatisfiable
+        );
     }
 
     #[test]
     fn ignored() {
-        for h in ["items=0-1", "bytes=5-2", "bytes=a-b", "bytes=-", "bytes", "bytes=0-1,3-4", "bytes=+1-2", "bytes=1--2"] {
+        for h in [
+            "items=0-1",
+            "bytes=5-2",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes",
+            "bytes=0-1,3-4",
+            "bytes=+1-2",
+            "bytes=1--2",
+        ] {
             assert_eq!(parse(Some(h), 10), Full, "{h}");
         }
     }

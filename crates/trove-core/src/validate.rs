@@ -29,7 +29,9 @@ pub fn metadata(value: &serde_json::Value) -> Result<(), TroveError> {
     if !value.is_object() {
         return Err(TroveError::invalid("metadata must be a JSON object"));
     }
-    let len = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    let len = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if len > MAX_METADATA_BYTES {
         return Err(TroveError::invalid("metadata must be at most 64 KiB"));
     }
@@ -40,9 +42,8 @@ pub fn metadata(value: &serde_json::Value) -> Result<(), TroveError> {
 pub fn mime_pattern(pattern: &str) -> Result<(), TroveError> {
     let token = |s: &str| {
         !s.is_empty()
-            && s.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || b"!#$&^_.+-*".contains(&b)
-            })
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-*".contains(&b))
     };
     match pattern.split_once('/') {
         Some((t, s)) if token(t) && token(s) && (t != "*" || s == "*") => Ok(()),
@@ -61,9 +62,7 @@ pub fn mime_allowed(mime: &str, patterns: &[String]) -> bool {
     let (ty, _) = mime.split_once('/').unwrap_or((&mime, ""));
     patterns.iter().any(|p| {
         let p = p.to_ascii_lowercase();
-        p == "*/*"
-            || p == mime
-            || p.strip_suffix("/*").is_some_and(|prefix| prefix == ty)
+        p == "*/*" || p == mime || p.strip_suffix("/*").is_some_and(|prefix| prefix == ty)
     })
 }
 
@@ -90,7 +89,10 @@ mod tests {
         assert_eq!(file_name("dir/").unwrap_err().code, ErrorCode::InvalidName);
         assert_eq!(file_name("").unwrap_err().code, ErrorCode::InvalidName);
         assert_eq!(file_name("a\nb").unwrap_err().code, ErrorCode::InvalidName);
-        assert_eq!(file_name("a\u{0}b").unwrap_err().code, ErrorCode::InvalidName);
+        assert_eq!(
+            file_name("a\u{0}b").unwrap_err().code,
+            ErrorCode::InvalidName
+        );
         assert!(file_name(&"é".repeat(127)).is_ok());
         assert!(file_name(&"é".repeat(128)).is_err());
     }

@@ -80,11 +80,19 @@ async fn buckets(store: &dyn MetaStore) {
     assert!(store.update_bucket(&changed).await.unwrap());
     assert_eq!(store.get_bucket(&b.id).await.unwrap(), Some(changed));
     assert!(
-        store.list_buckets().await.unwrap().iter().any(|x| x.id == b.id),
+        store
+            .list_buckets()
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.id == b.id),
         "listed"
     );
     assert!(store.delete_bucket(&b.id).await.unwrap());
-    assert!(!store.delete_bucket(&b.id).await.unwrap(), "second delete finds nothing");
+    assert!(
+        !store.delete_bucket(&b.id).await.unwrap(),
+        "second delete finds nothing"
+    );
     assert_eq!(store.get_bucket(&b.id).await.unwrap(), None);
     assert!(!store.update_bucket(&bucket("ghost")).await.unwrap());
 }
@@ -98,13 +106,19 @@ async fn file_lifecycle(store: &dyn MetaStore) {
     assert!(!got.is_uploaded);
 
     let c = content(f.revision.unwrap(), 42);
-    let ready = store.complete_upload(f.id, &c, now()).await.expect("complete");
+    let ready = store
+        .complete_upload(f.id, &c, now())
+        .await
+        .expect("complete");
     assert_eq!(ready.status, FileStatus::Ready);
     assert!(ready.is_uploaded);
     assert_eq!(ready.size, 42);
     assert_eq!(ready.etag, c.etag);
     assert!(
-        matches!(store.complete_upload(f.id, &c, now()).await, Err(MetaError::Stale(_))),
+        matches!(
+            store.complete_upload(f.id, &c, now()).await,
+            Err(MetaError::Stale(_))
+        ),
         "completing twice is stale"
     );
 
@@ -117,7 +131,10 @@ async fn file_lifecycle(store: &dyn MetaStore) {
     assert_eq!(store.get_file(f.id).await.unwrap(), Some(renamed));
     assert_eq!(store.get_file(FileId::new()).await.unwrap(), None);
 
-    let page = store.files_in_bucket(&BucketId("docs".into()), None, 10).await.unwrap();
+    let page = store
+        .files_in_bucket(&BucketId("docs".into()), None, 10)
+        .await
+        .unwrap();
     assert_eq!(page.len(), 1);
     let after = store
         .files_in_bucket(&BucketId("docs".into()), Some(f.id), 10)
@@ -131,7 +148,10 @@ async fn replace_and_delete_queue_old_blobs(store: &dyn MetaStore) {
     let f = pending_file("docs");
     store.insert_file(&f).await.unwrap();
     let first = f.revision.unwrap();
-    store.complete_upload(f.id, &content(first, 1), now()).await.unwrap();
+    store
+        .complete_upload(f.id, &content(first, 1), now())
+        .await
+        .unwrap();
     let old_key = FileRecord::blob_key(&f.bucket_id, f.id, first);
 
     let second = RevisionId::new();
@@ -142,7 +162,10 @@ async fn replace_and_delete_queue_old_blobs(store: &dyn MetaStore) {
     assert_eq!(replaced.as_deref(), Some(old_key.as_str()));
     assert_eq!(updated.revision, Some(second));
     assert_eq!(updated.size, 2);
-    assert_eq!(store.pending_blob_deletions(100).await.unwrap(), vec![old_key.clone()]);
+    assert_eq!(
+        store.pending_blob_deletions(100).await.unwrap(),
+        vec![old_key.clone()]
+    );
     store.blob_deleted(&old_key).await.unwrap();
     assert!(store.pending_blob_deletions(100).await.unwrap().is_empty());
 
@@ -150,16 +173,24 @@ async fn replace_and_delete_queue_old_blobs(store: &dyn MetaStore) {
     assert_eq!(deleted.id, f.id);
     let new_key = FileRecord::blob_key(&f.bucket_id, f.id, second);
     assert_eq!(key.as_deref(), Some(new_key.as_str()));
-    assert_eq!(store.pending_blob_deletions(100).await.unwrap(), vec![new_key.clone()]);
+    assert_eq!(
+        store.pending_blob_deletions(100).await.unwrap(),
+        vec![new_key.clone()]
+    );
     assert!(store.delete_file(f.id).await.unwrap().is_none());
     assert!(
         matches!(
-            store.replace_content(f.id, &content(RevisionId::new(), 1), now()).await,
+            store
+                .replace_content(f.id, &content(RevisionId::new(), 1), now())
+                .await,
             Err(MetaError::Stale(_))
         ),
         "replacing a deleted file is stale"
     );
-    store.queue_blob_deletion(&new_key).await.expect("queueing twice is harmless");
+    store
+        .queue_blob_deletion(&new_key)
+        .await
+        .expect("queueing twice is harmless");
     store.blob_deleted(&new_key).await.unwrap();
 }
 

@@ -88,8 +88,10 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<(FileRecord, Option<String>), MetaError>;
     /// Deletes a file row and queues its blob (if any) for deletion, in one transaction. Returns the
     /// deleted row and its blob key.
-    async fn delete_file(&self, id: FileId)
-    -> Result<Option<(FileRecord, Option<String>)>, MetaError>;
+    async fn delete_file(
+        &self,
+        id: FileId,
+    ) -> Result<Option<(FileRecord, Option<String>)>, MetaError>;
 
     /// Queues a blob for deletion (for example the bytes of an upload that was refused).
     async fn queue_blob_deletion(&self, key: &str) -> Result<(), MetaError>;

@@ -11,7 +11,14 @@ async fn sqlite_file_database_conforms() {
     // Reopening runs the migrations again without harm and sees the same data.
     drop(store);
     let again = SqliteMetaStore::connect(&url).await.unwrap();
-    assert!(again.list_buckets().await.unwrap().iter().any(|b| b.id.as_str() == "docs"));
+    assert!(
+        again
+            .list_buckets()
+            .await
+            .unwrap()
+            .iter()
+            .any(|b| b.id.as_str() == "docs")
+    );
 }
 
 #[tokio::test]

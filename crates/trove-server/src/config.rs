@@ -66,7 +66,10 @@ impl Config {
         let mut figment = Figment::new();
         if let Some(path) = toml_file {
             if !path.exists() {
-                return Err(bad("--config", format!("{} does not exist", path.display())));
+                return Err(bad(
+                    "--config",
+                    format!("{} does not exist", path.display()),
+                ));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -99,8 +102,13 @@ impl Config {
         let data_dir = PathBuf::from(get("data_dir").unwrap_or_else(|| "./trove-data".into()));
         let public_url = match get("public_url") {
             Some(u) => {
-                if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
-                    return Err(bad("TROVE_PUBLIC_URL", format!("'{u}' is not an http(s) URL")));
+                if !(u.starts_with("http://") || u.starts_with("https://"))
+                    || u.contains(char::is_whitespace)
+                {
+                    return Err(bad(
+                        "TROVE_PUBLIC_URL",
+                        format!("'{u}' is not an http(s) URL"),
+                    ));
                 }
                 u.trim_end_matches('/').to_owned()
             }
@@ -142,18 +150,27 @@ impl Config {
         if let Some(u) = &jwks_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
-            return Err(bad("TROVE_JWT_JWKS_URL", format!("'{u}' is not an http(s) URL")));
+            return Err(bad(
+                "TROVE_JWT_JWKS_URL",
+                format!("'{u}' is not an http(s) URL"),
+            ));
         }
         let jwks_min_refresh_secs = match get("jwt_jwks_min_refresh_secs") {
             Some(v) => v.parse().map_err(|_| {
-                bad("TROVE_JWT_JWKS_MIN_REFRESH_SECS", format!("'{v}' is not a number of seconds"))
+                bad(
+                    "TROVE_JWT_JWKS_MIN_REFRESH_SECS",
+                    format!("'{v}' is not a number of seconds"),
+                )
             })?,
             None => 10,
         };
         let max_json_body = match get("max_json_body") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| bad("TROVE_MAX_JSON_BODY", format!("'{v}' is not a number of bytes")))?,
+            Some(v) => v.parse().map_err(|_| {
+                bad(
+                    "TROVE_MAX_JSON_BODY",
+                    format!("'{v}' is not a number of bytes"),
+                )
+            })?,
             None => 1024 * 1024,
         };
         let cors_origins = get("cors_origins")
@@ -166,7 +183,10 @@ impl Config {
             .unwrap_or_default();
         for origin in &cors_origins {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
-                return Err(bad("TROVE_CORS_ORIGINS", format!("'{origin}' is not an origin such as https://app.example.com")));
+                return Err(bad(
+                    "TROVE_CORS_ORIGINS",
+                    format!("'{origin}' is not an origin such as https://app.example.com"),
+                ));
             }
         }
         Ok(Self {
@@ -221,7 +241,12 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_values(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+        Config::from_values(
+            &pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -237,7 +262,11 @@ mod tests {
 
     #[test]
     fn data_dir_moves_the_defaults() {
-        let c = cfg(&[("data_dir", "/srv/t"), ("public_url", "https://files.example.com/")]).unwrap();
+        let c = cfg(&[
+            ("data_dir", "/srv/t"),
+            ("public_url", "https://files.example.com/"),
+        ])
+        .unwrap();
         assert_eq!(c.database_url, "sqlite:///srv/t/trove.db");
         assert_eq!(c.storage_url, "file:///srv/t/blobs");
         assert_eq!(c.public_url, "https://files.example.com");
@@ -246,13 +275,36 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         assert_eq!(cfg(&[("addr", "nope")]).unwrap_err().var, "TROVE_ADDR");
-        assert_eq!(cfg(&[("public_url", "ftp://x")]).unwrap_err().var, "TROVE_PUBLIC_URL");
-        assert_eq!(cfg(&[("database_url", "mysql://x")]).unwrap_err().var, "TROVE_DATABASE_URL");
-        assert_eq!(cfg(&[("storage_url", "gopher://x")]).unwrap_err().var, "TROVE_STORAGE_URL");
-        assert_eq!(cfg(&[("admin_key", "short")]).unwrap_err().var, "TROVE_ADMIN_KEY");
-        assert_eq!(cfg(&[("jwt_public_key", "/nonexistent/key.pem")]).unwrap_err().var, "TROVE_JWT_PUBLIC_KEY");
-        assert_eq!(cfg(&[("cors_origins", "example.com")]).unwrap_err().var, "TROVE_CORS_ORIGINS");
+        assert_eq!(
+            cfg(&[("public_url", "ftp://x")]).unwrap_err().var,
+            "TROVE_PUBLIC_URL"
+        );
+        assert_eq!(
+            cfg(&[("database_url", "mysql://x")]).unwrap_err().var,
+            "TROVE_DATABASE_URL"
+        );
+        assert_eq!(
+            cfg(&[("storage_url", "gopher://x")]).unwrap_err().var,
+            "TROVE_STORAGE_URL"
+        );
+        assert_eq!(
+            cfg(&[("admin_key", "short")]).unwrap_err().var,
+            "TROVE_ADMIN_KEY"
+        );
+        assert_eq!(
+            cfg(&[("jwt_public_key", "/nonexistent/key.pem")])
+                .unwrap_err()
+                .var,
+            "TROVE_JWT_PUBLIC_KEY"
+        );
+        assert_eq!(
+            cfg(&[("cors_origins", "example.com")]).unwrap_err().var,
+            "TROVE_CORS_ORIGINS"
+        );
         let line = cfg(&[("addr", "nope")]).unwrap_err().to_string();
-        assert!(line.starts_with("TROVE_ADDR: ") && !line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with("TROVE_ADDR: ") && !line.contains('\n'),
+            "{line}"
+        );
     }
 }

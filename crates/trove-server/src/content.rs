@@ -34,7 +34,10 @@ pub struct ServeOptions {
 pub fn cache_control(bucket: &Bucket, file: &FileRecord) -> String {
     let cc = bucket.cache_control.trim();
     let lower = cc.to_ascii_lowercase();
-    if file.visibility == Visibility::Public || lower.contains("private") || lower.contains("no-store") {
+    if file.visibility == Visibility::Public
+        || lower.contains("private")
+        || lower.contains("no-store")
+    {
         cc.to_owned()
     } else if cc.is_empty() {
         "private".to_owned()
@@ -43,7 +46,7 @@ pub fn cache_control(bucket: &Bucket, file: &FileRecord) -> String {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -62,7 +65,12 @@ pub async fn serve(
 ) -> ApiResult<Response> {
     let key = match (file.status, file.current_blob_key()) {
         (FileStatus::Ready, Some(key)) => key,
-        _ => return Err(ApiError::new(ErrorCode::Conflict, "the file's content is not uploaded yet")),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "the file's content is not uploaded yet",
+            ));
+        }
     };
     let last_modified: SystemTime = file.updated_at.into();
     let last_modified_text = httpdate::fmt_http_date(last_modified);
@@ -120,7 +128,10 @@ pub async fn serve(
                 ErrorCode::RangeNotSatisfiable,
                 "the requested range is outside the file",
             )
-            .with_header(header::CONTENT_RANGE, value(&format!("bytes */{}", file.size))));
+            .with_header(
+                header::CONTENT_RANGE,
+                value(&format!("bytes */{}", file.size)),
+            ));
         }
     };
     builder = builder
@@ -182,7 +193,9 @@ impl http_body::Body for SizedBody {
             Poll::Ready(Some(Ok(chunk))) => {
                 let len = chunk.len() as u64;
                 if len > self.remaining {
-                    return Poll::Ready(Some(Err(std::io::Error::other("blob longer than recorded size"))));
+                    return Poll::Ready(Some(Err(std::io::Error::other(
+                        "blob longer than recorded size",
+                    ))));
                 }
                 self.remaining -= len;
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
@@ -193,7 +206,9 @@ impl http_body::Body for SizedBody {
             }
             Poll::Ready(None) if self.remaining > 0 => {
                 tracing::error!(missing = self.remaining, "blob shorter than recorded size");
-                Poll::Ready(Some(Err(std::io::Error::other("blob shorter than recorded size"))))
+                Poll::Ready(Some(Err(std::io::Error::other(
+                    "blob shorter than recorded size",
+                ))))
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,

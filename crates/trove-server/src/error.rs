@@ -94,7 +94,8 @@ impl IntoResponse for ApiError {
         if let Some(data) = self.data {
             error["data"] = data;
         }
-        let mut response = (status, axum::Json(serde_json::json!({ "error": error }))).into_response();
+        let mut response =
+            (status, axum::Json(serde_json::json!({ "error": error }))).into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }

@@ -52,7 +52,8 @@ pub async fn build_state(mut config: Config) -> anyhow::Result<AppState> {
     let blobs = BlobStore::from_url(&config.storage_url)
         .await
         .map_err(|e| anyhow::anyhow!("TROVE_STORAGE_URL: {e}"))?;
-    meta.ensure_bucket(&Bucket::default_bucket(time::now())).await?;
+    meta.ensure_bucket(&Bucket::default_bucket(time::now()))
+        .await?;
     let auth = Authenticator::new(config.admin_key.as_deref().unwrap_or_default(), &config.jwt)
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok(AppState {

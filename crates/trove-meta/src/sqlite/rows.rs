@@ -29,9 +29,15 @@ pub(crate) fn bucket_from_row(r: &SqliteRow) -> Result<Bucket, MetaError> {
     Ok(Bucket {
         id: BucketId(r.try_get("id").map_err(map_err)?),
         cache_control: r.try_get("cache_control").map_err(map_err)?,
-        download_expiration: r.try_get::<i64, _>("download_expiration").map_err(map_err)? as u32,
-        min_upload_file_size: r.try_get::<i64, _>("min_upload_file_size").map_err(map_err)? as u64,
-        max_upload_file_size: r.try_get::<i64, _>("max_upload_file_size").map_err(map_err)? as u64,
+        download_expiration: r
+            .try_get::<i64, _>("download_expiration")
+            .map_err(map_err)? as u32,
+        min_upload_file_size: r
+            .try_get::<i64, _>("min_upload_file_size")
+            .map_err(map_err)? as u64,
+        max_upload_file_size: r
+            .try_get::<i64, _>("max_upload_file_size")
+            .map_err(map_err)? as u64,
         presigned_urls_enabled: r.try_get("presigned_urls_enabled").map_err(map_err)?,
         allowed_mime_types: serde_json::from_str(&mimes).map_err(|_| corrupt("mime list"))?,
         default_visibility: Visibility::parse(&vis).map_err(|_| corrupt("visibility"))?,

@@ -57,11 +57,18 @@ impl JwksCache {
 
     async fn lookup(&self, kid: &str, alg: Algorithm) -> Option<DecodingKey> {
         let keys = self.keys.read().await;
-        keys.get(kid).filter(|(_, a)| *a == alg).map(|(k, _)| k.clone())
+        keys.get(kid)
+            .filter(|(_, a)| *a == alg)
+            .map(|(k, _)| k.clone())
     }
 
     async fn fetch(&self) -> Result<Keys, String> {
-        let response = self.client.get(&self.url).send().await.map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if !response.status().is_success() {
             return Err(format!("status {}", response.status()));
         }

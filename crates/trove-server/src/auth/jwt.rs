@@ -30,14 +30,20 @@ impl JwtVerifier {
             Some(pem) => Some(
                 DecodingKey::from_rsa_pem(pem.as_bytes())
                     .map(|k| (k, Algorithm::RS256))
-                    .or_else(|_| DecodingKey::from_ec_pem(pem.as_bytes()).map(|k| (k, Algorithm::ES256)))
+                    .or_else(|_| {
+                        DecodingKey::from_ec_pem(pem.as_bytes()).map(|k| (k, Algorithm::ES256))
+                    })
                     .map_err(|_| {
-                        "TROVE_JWT_PUBLIC_KEY: not an RSA or EC (P-256) public key in PEM".to_owned()
+                        "TROVE_JWT_PUBLIC_KEY: not an RSA or EC (P-256) public key in PEM"
+                            .to_owned()
                     })?,
             ),
         };
         Ok(Self {
-            hs256: cfg.secret.as_ref().map(|s| DecodingKey::from_secret(s.as_bytes())),
+            hs256: cfg
+                .secret
+                .as_ref()
+                .map(|s| DecodingKey::from_secret(s.as_bytes())),
             pem,
             jwks: cfg
                 .jwks_url

@@ -74,9 +74,7 @@ impl Authenticator {
                     roles: Vec::new(),
                 }),
                 None if tenant.is_some() => {
-                    return Err(ApiError::invalid(
-                        "x-trove-tenant-id needs x-trove-user-id",
-                    ));
+                    return Err(ApiError::invalid("x-trove-tenant-id needs x-trove-user-id"));
                 }
                 None => Principal::Admin,
             });
@@ -90,7 +88,9 @@ impl Authenticator {
                     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
                 })
                 .filter(|t| !t.is_empty())
-                .ok_or_else(|| ApiError::unauthorized("expected 'Authorization: Bearer <token>'"))?;
+                .ok_or_else(|| {
+                    ApiError::unauthorized("expected 'Authorization: Bearer <token>'")
+                })?;
             return self.jwt.verify(token).await.map(Principal::User);
         }
         Ok(Principal::Anonymous)
@@ -104,7 +104,10 @@ pub struct Caller(pub Principal);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         state.auth.authenticate(parts).await.map(Caller)
     }
 }

@@ -50,7 +50,9 @@ pub fn issue(
 pub fn parse_ttl(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits.parse().map_err(|_| format!("'{s}' is not a duration such as 1h"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 1h"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,

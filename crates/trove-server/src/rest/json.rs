@@ -1,7 +1,7 @@
 //! A JSON body extractor whose rejections use the API's error codes.
 
-use axum::extract::{FromRequest, Request};
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 use trove_core::ErrorCode;
 
@@ -28,13 +28,20 @@ where
             )),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::invalid(format!(
                 "invalid JSON body: {}",
-                e.body_text().trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+                e.body_text().trim_start_matches(
+                    "Failed to deserialize the JSON body into the target type: "
+                )
             ))),
             Err(JsonRejection::JsonSyntaxError(_)) => {
                 Err(ApiError::invalid("the body is not valid JSON"))
             }
-            Err(JsonRejection::BytesRejection(e)) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(ErrorCode::PayloadTooLarge, "the JSON body is too large"))
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the JSON body is too large",
+                ))
             }
             Err(other) => Err(ApiError::invalid(other.body_text())),
         }

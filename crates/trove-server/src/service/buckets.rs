@@ -47,7 +47,12 @@ pub async fn create(state: &AppState, p: &Principal, req: NewBucket) -> ApiResul
     }
 }
 
-pub async fn update(state: &AppState, p: &Principal, id: &str, patch: BucketPatch) -> ApiResult<Bucket> {
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+    patch: BucketPatch,
+) -> ApiResult<Bucket> {
     p.require_admin()?;
     let current = find(state, &parse_id(id)?).await?;
     let updated = current.patched(patch, time::now())?;
@@ -63,7 +68,10 @@ pub async fn delete(state: &AppState, p: &Principal, id: &str, force: bool) -> A
     let id = parse_id(id)?;
     find(state, &id).await?;
     if id == BucketId::default_bucket() {
-        return Err(ApiError::new(ErrorCode::Conflict, "the default bucket cannot be deleted"));
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the default bucket cannot be deleted",
+        ));
     }
     if force {
         loop {

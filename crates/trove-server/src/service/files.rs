@@ -38,7 +38,12 @@ pub struct FilePatch {
     pub access: Option<Access>,
 }
 
-pub async fn update(state: &AppState, p: &Principal, id: &str, patch: FilePatch) -> ApiResult<FileRecord> {
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+    patch: FilePatch,
+) -> ApiResult<FileRecord> {
     let mut file = changeable(state, p, id).await?;
     if let Some(name) = patch.name {
         file.name = validate::file_name(&name)?;

@@ -54,7 +54,10 @@ impl SizeLimits {
 }
 
 fn too_large(max: u64) -> ApiError {
-    ApiError::new(ErrorCode::FileTooLarge, format!("the file exceeds the maximum size of {max} bytes"))
+    ApiError::new(
+        ErrorCode::FileTooLarge,
+        format!("the file exceeds the maximum size of {max} bytes"),
+    )
 }
 
 /// A body whose first bytes have been read for MIME detection.
@@ -98,7 +101,11 @@ where
             None => break,
         }
     }
-    Ok(Peeked { head, head_len, rest: body })
+    Ok(Peeked {
+        head,
+        head_len,
+        rest: body,
+    })
 }
 
 fn body_error(e: impl std::fmt::Display) -> ApiError {
@@ -118,7 +125,12 @@ pub fn check_mime(mime_type: &str, allowed: &[String]) -> ApiResult<()> {
 }
 
 /// Streams the rest of the body into the blob `key`; returns size and SHA-256 once durable.
-async fn write_blob<S, E>(state: &AppState, key: &str, body: Peeked<S>, limits: SizeLimits) -> ApiResult<(u64, String)>
+async fn write_blob<S, E>(
+    state: &AppState,
+    key: &str,
+    body: Peeked<S>,
+    limits: SizeLimits,
+) -> ApiResult<(u64, String)>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -147,7 +159,10 @@ where
         if size < limits.min {
             return Err(ApiError::new(
                 ErrorCode::FileTooSmall,
-                format!("the file is smaller than the minimum size of {} bytes", limits.min),
+                format!(
+                    "the file is smaller than the minimum size of {} bytes",
+                    limits.min
+                ),
             ));
         }
         Ok(())
@@ -227,7 +242,10 @@ where
         etag: FileRecord::etag_for(&sha),
         checksum_sha256: sha,
     };
-    Ok(state.meta.complete_upload(file.id, &content, time::now()).await?)
+    Ok(state
+        .meta
+        .complete_upload(file.id, &content, time::now())
+        .await?)
 }
 
 /// Replaces a ready file's content with a new revision: the new blob is written beside the old
@@ -245,7 +263,10 @@ where
     E: std::fmt::Display,
 {
     if file.status != FileStatus::Ready {
-        return Err(ApiError::new(ErrorCode::Conflict, "the file has no content to replace yet"));
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the file has no content to replace yet",
+        ));
     }
     let limits = SizeLimits::of(bucket);
     limits.check_declared(content_length)?;
@@ -262,7 +283,11 @@ where
         etag: FileRecord::etag_for(&sha),
         checksum_sha256: sha,
     };
-    match state.meta.replace_content(file.id, &content, time::now()).await {
+    match state
+        .meta
+        .replace_content(file.id, &content, time::now())
+        .await
+    {
         Ok((updated, old_key)) => {
             if let Some(old) = old_key {
                 files::delete_blob(state, &old).await;

@@ -38,11 +38,31 @@ async fn status(app: &TestApp, method: Method, path: &str, who: &Who) -> u16 {
 
 /// Asserts read (metadata and content) and change (PATCH, PUT content) statuses for one caller.
 async fn expect(app: &TestApp, who: &Who, id: &str, read: u16, change: u16) {
-    assert_eq!(status(app, Method::GET, &format!("/v1/files/{id}"), who).await, read, "read metadata as {who:?}");
-    assert_eq!(status(app, Method::GET, &format!("/v1/files/{id}/content"), who).await, read, "read content as {who:?}");
-    assert_eq!(status(app, Method::HEAD, &format!("/v1/files/{id}/content"), who).await, read, "head content as {who:?}");
-    assert_eq!(status(app, Method::PATCH, &format!("/v1/files/{id}"), who).await, change, "patch as {who:?}");
-    assert_eq!(status(app, Method::PUT, &format!("/v1/files/{id}/content"), who).await, change, "replace as {who:?}");
+    assert_eq!(
+        status(app, Method::GET, &format!("/v1/files/{id}"), who).await,
+        read,
+        "read metadata as {who:?}"
+    );
+    assert_eq!(
+        status(app, Method::GET, &format!("/v1/files/{id}/content"), who).await,
+        read,
+        "read content as {who:?}"
+    );
+    assert_eq!(
+        status(app, Method::HEAD, &format!("/v1/files/{id}/content"), who).await,
+        read,
+        "head content as {who:?}"
+    );
+    assert_eq!(
+        status(app, Method::PATCH, &format!("/v1/files/{id}"), who).await,
+        change,
+        "patch as {who:?}"
+    );
+    assert_eq!(
+        status(app, Method::PUT, &format!("/v1/files/{id}/content"), who).await,
+        change,
+        "replace as {who:?}"
+    );
 }
 
 #[tokio::test]
@@ -52,7 +72,16 @@ async fn admin_key_reads_and_changes_everything() {
     for id in [&f.private_owner, &f.private_tenant, &f.public] {
         expect(&app, &Who::Admin, id, 200, 200).await;
     }
-    assert_eq!(status(&app, Method::DELETE, &format!("/v1/files/{}", f.private_owner), &Who::Admin).await, 204);
+    assert_eq!(
+        status(
+            &app,
+            Method::DELETE,
+            &format!("/v1/files/{}", f.private_owner),
+            &Who::Admin
+        )
+        .await,
+        204
+    );
 }
 
 #[tokio::test]
@@ -78,8 +107,26 @@ async fn tenant_mate_reads_tenant_files_only_and_changes_none() {
     expect(&app, &mate, &f.private_owner, 404, 404).await;
     expect(&app, &mate, &f.private_tenant, 200, 403).await;
     expect(&app, &mate, &f.public, 200, 403).await;
-    assert_eq!(status(&app, Method::DELETE, &format!("/v1/files/{}", f.private_tenant), &mate).await, 403);
-    assert_eq!(status(&app, Method::DELETE, &format!("/v1/files/{}", f.private_owner), &mate).await, 404);
+    assert_eq!(
+        status(
+            &app,
+            Method::DELETE,
+            &format!("/v1/files/{}", f.private_tenant),
+            &mate
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        status(
+            &app,
+            Method::DELETE,
+            &format!("/v1/files/{}", f.private_owner),
+            &mate
+        )
+        .await,
+        404
+    );
 }
 
 #[tokio::test]
@@ -94,7 +141,16 @@ async fn tenant_admin_reads_and_changes_within_the_tenant() {
     expect(&app, &other_boss, &f.private_owner, 404, 404).await;
     expect(&app, &other_boss, &f.private_tenant, 404, 404).await;
     expect(&app, &other_boss, &f.public, 200, 403).await;
-    assert_eq!(status(&app, Method::DELETE, &format!("/v1/files/{}", f.private_owner), &boss).await, 204);
+    assert_eq!(
+        status(
+            &app,
+            Method::DELETE,
+            &format!("/v1/files/{}", f.private_owner),
+            &boss
+        )
+        .await,
+        204
+    );
 }
 
 #[tokio::test]
@@ -114,14 +170,53 @@ async fn anonymous_reads_public_files_only_and_changes_nothing() {
     let app = TestApp::start().await;
     let f = setup(&app).await;
     let anon = Who::Anonymous;
-    assert_eq!(status(&app, Method::GET, &format!("/v1/files/{}", f.private_owner), &anon).await, 404);
-    assert_eq!(status(&app, Method::GET, &format!("/v1/files/{}/content", f.private_tenant), &anon).await, 404);
-    assert_eq!(status(&app, Method::GET, &format!("/v1/files/{}", f.public), &anon).await, 200);
-    assert_eq!(status(&app, Method::GET, &format!("/v1/files/{}/content", f.public), &anon).await, 200);
+    assert_eq!(
+        status(
+            &app,
+            Method::GET,
+            &format!("/v1/files/{}", f.private_owner),
+            &anon
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        status(
+            &app,
+            Method::GET,
+            &format!("/v1/files/{}/content", f.private_tenant),
+            &anon
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        status(&app, Method::GET, &format!("/v1/files/{}", f.public), &anon).await,
+        200
+    );
+    assert_eq!(
+        status(
+            &app,
+            Method::GET,
+            &format!("/v1/files/{}/content", f.public),
+            &anon
+        )
+        .await,
+        200
+    );
     for id in [&f.private_owner, &f.public] {
-        assert_eq!(status(&app, Method::PATCH, &format!("/v1/files/{id}"), &anon).await, 401);
-        assert_eq!(status(&app, Method::DELETE, &format!("/v1/files/{id}"), &anon).await, 401);
-        assert_eq!(status(&app, Method::PUT, &format!("/v1/files/{id}/content"), &anon).await, 401);
+        assert_eq!(
+            status(&app, Method::PATCH, &format!("/v1/files/{id}"), &anon).await,
+            401
+        );
+        assert_eq!(
+            status(&app, Method::DELETE, &format!("/v1/files/{id}"), &anon).await,
+            401
+        );
+        assert_eq!(
+            status(&app, Method::PUT, &format!("/v1/files/{id}/content"), &anon).await,
+            401
+        );
     }
     let res = app
         .request(Method::POST, "/v1/files?name=x.txt", &anon)
@@ -131,14 +226,19 @@ async fn anonymous_reads_public_files_only_and_changes_nothing() {
         .unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(status(&app, Method::GET, "/v1/buckets", &anon).await, 401);
-    assert_eq!(status(&app, Method::GET, "/v1/buckets/default", &anon).await, 401);
+    assert_eq!(
+        status(&app, Method::GET, "/v1/buckets/default", &anon).await,
+        401
+    );
 }
 
 #[tokio::test]
 async fn a_user_without_tenant_shares_nothing_by_tenant() {
     let app = TestApp::start().await;
     let loner = app.user("l1", None);
-    let file = app.upload(&loner, "name=x.txt&access=tenant", "text/plain", "x").await;
+    let file = app
+        .upload(&loner, "name=x.txt&access=tenant", "text/plain", "x")
+        .await;
     assert_eq!(file["tenantId"], json!(null));
     assert_eq!(file["access"], "tenant");
     let id = id_of(&file);
@@ -152,17 +252,36 @@ async fn users_upload_to_any_bucket_and_read_but_not_manage_buckets() {
     let app = TestApp::start().await;
     app.create_bucket(json!({"id": "photos"})).await;
     let user = app.user("u1", Some("t1"));
-    let file = app.upload(&user, "bucketId=photos&name=x.txt", "text/plain", "x").await;
+    let file = app
+        .upload(&user, "bucketId=photos&name=x.txt", "text/plain", "x")
+        .await;
     assert_eq!(file["bucketId"], "photos");
     assert_eq!(file["uploadedByUserId"], "u1");
     assert_eq!(file["tenantId"], "t1");
     assert_eq!(status(&app, Method::GET, "/v1/buckets", &user).await, 200);
-    assert_eq!(status(&app, Method::GET, "/v1/buckets/photos", &user).await, 200);
-    let res = app.request(Method::POST, "/v1/buckets", &user).json(&json!({"id": "mine"})).send().await.unwrap();
+    assert_eq!(
+        status(&app, Method::GET, "/v1/buckets/photos", &user).await,
+        200
+    );
+    let res = app
+        .request(Method::POST, "/v1/buckets", &user)
+        .json(&json!({"id": "mine"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(crate::common::error_code(res, 403).await, "forbidden");
-    let res = app.request(Method::PATCH, "/v1/buckets/photos", &user).json(&json!({"cacheControl": "no-store"})).send().await.unwrap();
+    let res = app
+        .request(Method::PATCH, "/v1/buckets/photos", &user)
+        .json(&json!({"cacheControl": "no-store"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(crate::common::error_code(res, 403).await, "forbidden");
-    let res = app.request(Method::DELETE, "/v1/buckets/photos?force=true", &user).send().await.unwrap();
+    let res = app
+        .request(Method::DELETE, "/v1/buckets/photos?force=true", &user)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(crate::common::error_code(res, 403).await, "forbidden");
 }
 
@@ -174,9 +293,21 @@ async fn admin_acting_as_a_user_follows_the_users_rules() {
     assert_eq!(file["uploadedByUserId"], "u1");
     assert_eq!(file["tenantId"], "t1");
     let id = id_of(&file);
-    expect(&app, &Who::AdminAs("u2".into(), Some("t1".into())), &id, 404, 404).await;
+    expect(
+        &app,
+        &Who::AdminAs("u2".into(), Some("t1".into())),
+        &id,
+        404,
+        404,
+    )
+    .await;
     expect(&app, &app.user("u1", Some("t1")), &id, 200, 200).await;
     // Acting as a user, the admin cannot manage buckets.
-    let res = app.request(Method::POST, "/v1/buckets", &as_u1).json(&json!({"id": "x"})).send().await.unwrap();
+    let res = app
+        .request(Method::POST, "/v1/buckets", &as_u1)
+        .json(&json!({"id": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
 }

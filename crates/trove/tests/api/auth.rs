@@ -28,11 +28,21 @@ fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) ->
 }
 
 fn hs(secret: &str, claims: &Value) -> String {
-    sign(Algorithm::HS256, None, &EncodingKey::from_secret(secret.as_bytes()), claims)
+    sign(
+        Algorithm::HS256,
+        None,
+        &EncodingKey::from_secret(secret.as_bytes()),
+        claims,
+    )
 }
 
 async fn buckets_status(app: &TestApp, token: &str) -> u16 {
-    app.get("/v1/buckets", &Who::Bearer(token.into())).send().await.unwrap().status().as_u16()
+    app.get("/v1/buckets", &Who::Bearer(token.into()))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
@@ -40,29 +50,57 @@ async fn hs256_tokens_and_their_failures() {
     let app = TestApp::start().await;
     let secret = app.server.state.config.jwt.secret.clone().unwrap();
     assert_eq!(buckets_status(&app, &hs(&secret, &claims("u1"))).await, 200);
-    assert_eq!(buckets_status(&app, &hs("another-secret", &claims("u1"))).await, 401, "wrong key");
+    assert_eq!(
+        buckets_status(&app, &hs("another-secret", &claims("u1"))).await,
+        401,
+        "wrong key"
+    );
 
     let mut expired = claims("u1");
     expired["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
-    assert_eq!(buckets_status(&app, &hs(&secret, &expired)).await, 401, "expired");
+    assert_eq!(
+        buckets_status(&app, &hs(&secret, &expired)).await,
+        401,
+        "expired"
+    );
 
     let mut no_exp = claims("u1");
     no_exp.as_object_mut().unwrap().remove("exp");
-    assert_eq!(buckets_status(&app, &hs(&secret, &no_exp)).await, 401, "exp is required");
+    assert_eq!(
+        buckets_status(&app, &hs(&secret, &no_exp)).await,
+        401,
+        "exp is required"
+    );
 
     let mut no_sub = claims("u1");
     no_sub.as_object_mut().unwrap().remove("sub");
-    assert_eq!(buckets_status(&app, &hs(&secret, &no_sub)).await, 401, "sub is required");
+    assert_eq!(
+        buckets_status(&app, &hs(&secret, &no_sub)).await,
+        401,
+        "sub is required"
+    );
 
     let mut bad_roles = claims("u1");
     bad_roles["roles"] = json!({"not": "a list"});
-    assert_eq!(buckets_status(&app, &hs(&secret, &bad_roles)).await, 401, "roles must be strings");
+    assert_eq!(
+        buckets_status(&app, &hs(&secret, &bad_roles)).await,
+        401,
+        "roles must be strings"
+    );
 
     // alg: none, with and without a signature part.
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let body = URL_SAFE_NO_PAD.encode(claims("u1").to_string());
-    assert_eq!(buckets_status(&app, &format!("{header}.{body}.")).await, 401, "alg none");
-    assert_eq!(buckets_status(&app, &format!("{header}.{body}")).await, 401, "alg none, no dot");
+    assert_eq!(
+        buckets_status(&app, &format!("{header}.{body}.")).await,
+        401,
+        "alg none"
+    );
+    assert_eq!(
+        buckets_status(&app, &format!("{header}.{body}")).await,
+        401,
+        "alg none, no dot"
+    );
 
     // A token whose signature is cut or altered.
     let good = hs(&secret, &claims("u1"));
@@ -71,12 +109,33 @@ async fn hs256_tokens_and_their_failures() {
     assert_eq!(buckets_status(&app, "garbage").await, 401);
 
     // RS256 is not configured here, so an RS256 token is refused.
-    let rs = sign(Algorithm::RS256, None, &EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap(), &claims("u1"));
-    assert_eq!(buckets_status(&app, &rs).await, 401, "unconfigured algorithm");
+    let rs = sign(
+        Algorithm::RS256,
+        None,
+        &EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap(),
+        &claims("u1"),
+    );
+    assert_eq!(
+        buckets_status(&app, &rs).await,
+        401,
+        "unconfigured algorithm"
+    );
 
-    let res = app.client.get(format!("{}/v1/buckets", app.url)).header("authorization", "Basic dTpw").send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/v1/buckets", app.url))
+        .header("authorization", "Basic dTpw")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 401).await, "unauthorized");
-    let res = app.client.get(format!("{}/v1/buckets", app.url)).header("x-trove-admin-key", "wrong-key-wrong-key").send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/v1/buckets", app.url))
+        .header("x-trove-admin-key", "wrong-key-wrong-key")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 401).await, "unauthorized");
 }
 
@@ -86,13 +145,30 @@ async fn rs256_public_key_accepts_only_its_own_signatures() {
         .config(|c| c.jwt.public_key_pem = Some(RSA1_PUB.into()))
         .start()
         .await;
-    assert!(app.server.state.config.jwt.secret.is_none(), "no HS256 secret when a key is configured");
-    let rs1 = sign(Algorithm::RS256, None, &EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap(), &claims("u1"));
-    let rs2 = sign(Algorithm::RS256, None, &EncodingKey::from_rsa_pem(RSA2.as_bytes()).unwrap(), &claims("u1"));
+    assert!(
+        app.server.state.config.jwt.secret.is_none(),
+        "no HS256 secret when a key is configured"
+    );
+    let rs1 = sign(
+        Algorithm::RS256,
+        None,
+        &EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap(),
+        &claims("u1"),
+    );
+    let rs2 = sign(
+        Algorithm::RS256,
+        None,
+        &EncodingKey::from_rsa_pem(RSA2.as_bytes()).unwrap(),
+        &claims("u1"),
+    );
     assert_eq!(buckets_status(&app, &rs1).await, 200);
     assert_eq!(buckets_status(&app, &rs2).await, 401, "other key");
     // HS256 signed with the public key's text: the classic algorithm-confusion attack.
-    assert_eq!(buckets_status(&app, &hs(RSA1_PUB, &claims("u1"))).await, 401, "algorithm confusion");
+    assert_eq!(
+        buckets_status(&app, &hs(RSA1_PUB, &claims("u1"))).await,
+        401,
+        "algorithm confusion"
+    );
 }
 
 #[tokio::test]
@@ -101,9 +177,19 @@ async fn es256_public_key() {
         .config(|c| c.jwt.public_key_pem = Some(EC1_PUB.into()))
         .start()
         .await;
-    let es = sign(Algorithm::ES256, None, &EncodingKey::from_ec_pem(EC1.as_bytes()).unwrap(), &claims("u1"));
+    let es = sign(
+        Algorithm::ES256,
+        None,
+        &EncodingKey::from_ec_pem(EC1.as_bytes()).unwrap(),
+        &claims("u1"),
+    );
     assert_eq!(buckets_status(&app, &es).await, 200);
-    let rs = sign(Algorithm::RS256, None, &EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap(), &claims("u1"));
+    let rs = sign(
+        Algorithm::RS256,
+        None,
+        &EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap(),
+        &claims("u1"),
+    );
     assert_eq!(buckets_status(&app, &rs).await, 401);
 }
 
@@ -127,7 +213,9 @@ async fn jwks_server(doc: Arc<Mutex<String>>) -> String {
 
 #[tokio::test]
 async fn jwks_keys_are_fetched_and_refreshed_for_unknown_kids() {
-    let doc = Arc::new(Mutex::new(include_str!("../fixtures/jwks-rsa1.json").to_owned()));
+    let doc = Arc::new(Mutex::new(
+        include_str!("../fixtures/jwks-rsa1.json").to_owned(),
+    ));
     let url = jwks_server(doc.clone()).await;
     let app = TestApp::builder()
         .config(move |c| {
@@ -138,17 +226,58 @@ async fn jwks_keys_are_fetched_and_refreshed_for_unknown_kids() {
         .await;
     let rsa1 = EncodingKey::from_rsa_pem(RSA1.as_bytes()).unwrap();
     let rsa2 = EncodingKey::from_rsa_pem(RSA2.as_bytes()).unwrap();
-    assert_eq!(buckets_status(&app, &sign(Algorithm::RS256, Some("rsa1"), &rsa1, &claims("u1"))).await, 200);
-    assert_eq!(buckets_status(&app, &sign(Algorithm::RS256, Some("rsa1"), &rsa2, &claims("u1"))).await, 401, "wrong key under a known kid");
-    assert_eq!(buckets_status(&app, &sign(Algorithm::RS256, None, &rsa1, &claims("u1"))).await, 401, "no kid");
+    assert_eq!(
+        buckets_status(
+            &app,
+            &sign(Algorithm::RS256, Some("rsa1"), &rsa1, &claims("u1"))
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        buckets_status(
+            &app,
+            &sign(Algorithm::RS256, Some("rsa1"), &rsa2, &claims("u1"))
+        )
+        .await,
+        401,
+        "wrong key under a known kid"
+    );
+    assert_eq!(
+        buckets_status(&app, &sign(Algorithm::RS256, None, &rsa1, &claims("u1"))).await,
+        401,
+        "no kid"
+    );
 
     // Rotation: the identity provider now publishes rsa2 and EC keys.
     *doc.lock().unwrap() = include_str!("../fixtures/jwks-rsa2.json").to_owned();
-    assert_eq!(buckets_status(&app, &sign(Algorithm::RS256, Some("rsa2"), &rsa2, &claims("u1"))).await, 200);
+    assert_eq!(
+        buckets_status(
+            &app,
+            &sign(Algorithm::RS256, Some("rsa2"), &rsa2, &claims("u1"))
+        )
+        .await,
+        200
+    );
     *doc.lock().unwrap() = include_str!("../fixtures/jwks-ec1.json").to_owned();
     let ec = EncodingKey::from_ec_pem(EC1.as_bytes()).unwrap();
-    assert_eq!(buckets_status(&app, &sign(Algorithm::ES256, Some("ec1"), &ec, &claims("u1"))).await, 200);
-    assert_eq!(buckets_status(&app, &sign(Algorithm::RS256, Some("ec1"), &rsa1, &claims("u1"))).await, 401, "algorithm must match the key");
+    assert_eq!(
+        buckets_status(
+            &app,
+            &sign(Algorithm::ES256, Some("ec1"), &ec, &claims("u1"))
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        buckets_status(
+            &app,
+            &sign(Algorithm::RS256, Some("ec1"), &rsa1, &claims("u1"))
+        )
+        .await,
+        401,
+        "algorithm must match the key"
+    );
 }
 
 #[tokio::test]
@@ -189,12 +318,28 @@ async fn custom_tenant_and_roles_claims() {
     let secret = app.server.state.config.jwt.secret.clone().unwrap();
     let mut owner = claims("u1");
     owner["org"] = json!("acme");
-    let file = app.upload(&Who::Bearer(hs(&secret, &owner)), "name=a.txt", "text/plain", "x").await;
+    let file = app
+        .upload(
+            &Who::Bearer(hs(&secret, &owner)),
+            "name=a.txt",
+            "text/plain",
+            "x",
+        )
+        .await;
     assert_eq!(file["tenantId"], "acme");
     let mut boss = claims("boss");
     boss["org"] = json!("acme");
     boss["groups"] = json!(["admin"]);
     let path = format!("/v1/files/{}", file["id"].as_str().unwrap());
-    let res = app.request(reqwest::Method::PATCH, &path, &Who::Bearer(hs(&secret, &boss))).json(&json!({"name": "b.txt"})).send().await.unwrap();
+    let res = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            &Who::Bearer(hs(&secret, &boss)),
+        )
+        .json(&json!({"name": "b.txt"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "the roles claim makes a tenant admin");
 }

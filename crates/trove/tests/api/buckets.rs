@@ -8,7 +8,11 @@ use crate::common::{TestApp, Who, error_code, id_of};
 #[tokio::test]
 async fn default_bucket_exists_with_documented_defaults() {
     let app = TestApp::start().await;
-    let res = app.get("/v1/buckets/default", &Who::Admin).send().await.unwrap();
+    let res = app
+        .get("/v1/buckets/default", &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let b: Value = res.json().await.unwrap();
     assert_eq!(b["id"], "default");
@@ -19,7 +23,15 @@ async fn default_bucket_exists_with_documented_defaults() {
     assert_eq!(b["presignedUrlsEnabled"], true);
     assert_eq!(b["allowedMimeTypes"], json!([]));
     assert_eq!(b["defaultVisibility"], "private");
-    let res = app.request(Method::DELETE, "/v1/buckets/default?force=true", &Who::Admin).send().await.unwrap();
+    let res = app
+        .request(
+            Method::DELETE,
+            "/v1/buckets/default?force=true",
+            &Who::Admin,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 409).await, "conflict");
 }
 
@@ -29,9 +41,17 @@ async fn create_read_update_list_delete() {
     let created = app
         .create_bucket(json!({"id": "videos", "maxUploadFileSize": 10_000_000_000u64, "allowedMimeTypes": ["video/*"]}))
         .await;
-    assert_eq!(created["maxUploadFileSize"], 10_000_000_000u64, "sizes beyond 4 GiB");
+    assert_eq!(
+        created["maxUploadFileSize"], 10_000_000_000u64,
+        "sizes beyond 4 GiB"
+    );
     assert_eq!(created["cacheControl"], "max-age=3600");
-    let res = app.request(Method::POST, "/v1/buckets", &Who::Admin).json(&json!({"id": "videos"})).send().await.unwrap();
+    let res = app
+        .request(Method::POST, "/v1/buckets", &Who::Admin)
+        .json(&json!({"id": "videos"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 409).await, "conflict");
 
     let res = app
@@ -45,17 +65,45 @@ async fn create_read_update_list_delete() {
     assert_eq!(updated["cacheControl"], "no-cache");
     assert_eq!(updated["presignedUrlsEnabled"], false);
     assert_eq!(updated["downloadExpiration"], 600);
-    assert_eq!(updated["allowedMimeTypes"], json!(["video/*"]), "untouched fields stay");
+    assert_eq!(
+        updated["allowedMimeTypes"],
+        json!(["video/*"]),
+        "untouched fields stay"
+    );
 
-    let list: Value = app.get("/v1/buckets", &Who::Admin).send().await.unwrap().json().await.unwrap();
-    let ids: Vec<&str> = list["buckets"].as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    let list: Value = app
+        .get("/v1/buckets", &Who::Admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["default", "videos"]);
 
-    let res = app.request(Method::DELETE, "/v1/buckets/videos", &Who::Admin).send().await.unwrap();
+    let res = app
+        .request(Method::DELETE, "/v1/buckets/videos", &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
-    let res = app.get("/v1/buckets/videos", &Who::Admin).send().await.unwrap();
+    let res = app
+        .get("/v1/buckets/videos", &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 404).await, "not_found");
-    let res = app.request(Method::DELETE, "/v1/buckets/videos", &Who::Admin).send().await.unwrap();
+    let res = app
+        .request(Method::DELETE, "/v1/buckets/videos", &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 404).await, "not_found");
 }
 
@@ -74,7 +122,12 @@ async fn invalid_bucket_definitions_are_refused() {
         json!({"id": "ok", "unknownField": 1}),
         json!({"id": "ok", "maxUploadFileSize": -1}),
     ] {
-        let res = app.request(Method::POST, "/v1/buckets", &Who::Admin).json(&body).send().await.unwrap();
+        let res = app
+            .request(Method::POST, "/v1/buckets", &Who::Admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(error_code(res, 400).await, "invalid_request", "{body}");
     }
     let res = app
@@ -84,7 +137,12 @@ async fn invalid_bucket_definitions_are_refused() {
         .await
         .unwrap();
     assert_eq!(error_code(res, 400).await, "invalid_request");
-    let res = app.request(Method::PATCH, "/v1/buckets/nope", &Who::Admin).json(&json!({})).send().await.unwrap();
+    let res = app
+        .request(Method::PATCH, "/v1/buckets/nope", &Who::Admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 404).await, "not_found");
 }
 
@@ -94,16 +152,46 @@ async fn non_empty_bucket_needs_force_which_removes_files_and_blobs() {
     app.create_bucket(json!({"id": "full"})).await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        ids.push(id_of(&app.upload(&Who::Admin, &format!("bucketId=full&name=f{i}.txt"), "text/plain", "x").await));
+        ids.push(id_of(
+            &app.upload(
+                &Who::Admin,
+                &format!("bucketId=full&name=f{i}.txt"),
+                "text/plain",
+                "x",
+            )
+            .await,
+        ));
     }
-    let res = app.request(Method::DELETE, "/v1/buckets/full", &Who::Admin).send().await.unwrap();
+    let res = app
+        .request(Method::DELETE, "/v1/buckets/full", &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 409).await, "bucket_not_empty");
-    assert_eq!(app.get(&format!("/v1/files/{}", ids[0]), &Who::Admin).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get(&format!("/v1/files/{}", ids[0]), &Who::Admin)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
-    let res = app.request(Method::DELETE, "/v1/buckets/full?force=true", &Who::Admin).send().await.unwrap();
+    let res = app
+        .request(Method::DELETE, "/v1/buckets/full?force=true", &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
     for id in &ids {
-        assert_eq!(app.get(&format!("/v1/files/{id}"), &Who::Admin).send().await.unwrap().status(), 404);
+        assert_eq!(
+            app.get(&format!("/v1/files/{id}"), &Who::Admin)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
     }
     let dir = app.data_dir().join("blobs/full");
     let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);

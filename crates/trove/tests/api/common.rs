@@ -27,8 +27,10 @@ pub struct TestApp {
     pub dir: TempDir,
 }
 
+type ConfigTweak = Box<dyn FnOnce(&mut Config)>;
+
 pub struct TestAppBuilder {
-    tweaks: Vec<Box<dyn FnOnce(&mut Config)>>,
+    tweaks: Vec<ConfigTweak>,
 }
 
 impl TestAppBuilder {
@@ -47,7 +49,10 @@ impl TestAppBuilder {
         TestApp {
             url: server.url(),
             server,
-            client: Client::builder().timeout(Duration::from_secs(120)).build().unwrap(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap(),
             dir,
         }
     }
@@ -120,7 +125,13 @@ impl TestApp {
     }
 
     /// Uploads raw bytes and returns the created file, asserting 201.
-    pub async fn upload(&self, who: &Who, query: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Value {
+    pub async fn upload(
+        &self,
+        who: &Who,
+        query: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Value {
         let res = self
             .request(Method::POST, &format!("/v1/files?{query}"), who)
             .header("content-type", content_type)
@@ -135,7 +146,12 @@ impl TestApp {
     }
 
     pub async fn create_bucket(&self, body: Value) -> Value {
-        let res = self.request(Method::POST, "/v1/buckets", &Who::Admin).json(&body).send().await.unwrap();
+        let res = self
+            .request(Method::POST, "/v1/buckets", &Who::Admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 201);
         res.json().await.unwrap()
     }
@@ -146,7 +162,10 @@ pub async fn error_code(res: Response, status: u16) -> String {
     assert_eq!(res.status().as_u16(), status, "unexpected status");
     assert!(res.headers().contains_key("x-request-id"));
     let body: Value = res.json().await.unwrap();
-    body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}")).to_owned()
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+        .to_owned()
 }
 
 pub fn id_of(file: &Value) -> String {
@@ -158,7 +177,10 @@ pub async fn wait_until(secs: u64, what: &str, mut condition: impl FnMut() -> bo
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     while !condition() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tick.tick().await;
     }
 }
@@ -189,10 +211,20 @@ impl ServerProcess {
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let first = lines.next().expect("a first line").unwrap();
-        let url = first.strip_prefix("Trove listening on ").expect("the URL line").to_owned();
+        let url = first
+            .strip_prefix("Trove listening on ")
+            .expect("the URL line")
+            .to_owned();
         let second = lines.next().expect("a second line").unwrap();
-        let admin_key = second.strip_prefix("Admin key: ").expect("the admin key line").to_owned();
-        Self { child, url, admin_key }
+        let admin_key = second
+            .strip_prefix("Admin key: ")
+            .expect("the admin key line")
+            .to_owned();
+        Self {
+            child,
+            url,
+            admin_key,
+        }
     }
 
     pub fn kill(mut self) {

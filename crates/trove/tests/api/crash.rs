@@ -12,7 +12,11 @@ use crate::common::{ServerProcess, wait_until};
 
 fn staged_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir.join("blobs/.staging"))
-        .map(|d| d.flatten().map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).sum())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -20,7 +24,10 @@ fn staged_bytes(dir: &std::path::Path) -> u64 {
 async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::spawn(dir.path(), &[]);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let upload = |body: reqwest::Body, name: &str| {
         client
             .post(format!("{}/v1/files?name={name}", server.url))
@@ -34,7 +41,9 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
     let mut acknowledged = Vec::new();
     for i in 0..5 {
         let content = format!("file number {i}").repeat(1000);
-        let res = upload(reqwest::Body::from(content.clone()), &format!("f{i}.txt")).await.unwrap();
+        let res = upload(reqwest::Body::from(content.clone()), &format!("f{i}.txt"))
+            .await
+            .unwrap();
         assert_eq!(res.status(), 201);
         let f: Value = res.json().await.unwrap();
         acknowledged.push((f["id"].as_str().unwrap().to_owned(), content));
@@ -43,26 +52,40 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
     // An upload that is streaming when the server dies.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let body = reqwest::Body::wrap_stream(tokio_stream(rx));
-    let in_flight = tokio::spawn({
-        let request = upload(body, "interrupted.bin");
-        async move { request.await }
-    });
+    let in_flight = tokio::spawn(upload(body, "interrupted.bin"));
     for _ in 0..8 {
         tx.send(Ok(vec![7u8; 1024 * 1024])).await.unwrap();
     }
-    wait_until(30, "bytes reaching the staging folder", || staged_bytes(dir.path()) > 0).await;
+    wait_until(30, "bytes reaching the staging folder", || {
+        staged_bytes(dir.path()) > 0
+    })
+    .await;
     server.kill();
     drop(tx);
-    assert!(in_flight.await.unwrap().is_err() || true, "the client sees the connection end");
+    let outcome = in_flight.await.unwrap();
+    assert!(
+        outcome.is_err() || outcome.is_ok_and(|r| !r.status().is_success()),
+        "the interrupted upload is not acknowledged"
+    );
 
     // Restart on the same data directory.
     let server = ServerProcess::spawn(dir.path(), &[]);
-    assert_eq!(staged_bytes(dir.path()), 0, "start-up clears interrupted writes");
+    assert_eq!(
+        staged_bytes(dir.path()),
+        0,
+        "start-up clears interrupted writes"
+    );
 
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("trove.db").display()))
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("trove.db").display()
+    ))
+    .await
+    .unwrap();
+    let rows = sqlx::query("SELECT id, bucket_id, revision, size, status FROM files")
+        .fetch_all(&pool)
         .await
         .unwrap();
-    let rows = sqlx::query("SELECT id, bucket_id, revision, size, status FROM files").fetch_all(&pool).await.unwrap();
     let mut pending = Vec::new();
     for row in &rows {
         let id: String = row.get("id");
@@ -71,15 +94,26 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
             let revision: String = row.get("revision");
             let size: i64 = row.get("size");
             let bucket: String = row.get("bucket_id");
-            let path = dir.path().join("blobs").join(bucket).join(&id).join(revision);
-            let on_disk = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(u64::MAX);
+            let path = dir
+                .path()
+                .join("blobs")
+                .join(bucket)
+                .join(&id)
+                .join(revision);
+            let on_disk = std::fs::metadata(&path)
+                .map(|m| m.len())
+                .unwrap_or(u64::MAX);
             assert_eq!(on_disk, size as u64, "ready file {id} has its whole blob");
         } else {
             assert_eq!(status, "upload_pending");
             pending.push(id);
         }
     }
-    assert_eq!(rows.len() - pending.len(), acknowledged.len(), "every acknowledged file is ready");
+    assert_eq!(
+        rows.len() - pending.len(),
+        acknowledged.len(),
+        "every acknowledged file is ready"
+    );
     assert_eq!(pending.len(), 1, "the interrupted upload is pending");
 
     let client = reqwest::Client::new();
@@ -92,7 +126,10 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
             .unwrap();
         assert_eq!(res.status(), 200);
         let body = res.bytes().await.unwrap();
-        assert_eq!(hex::encode(Sha256::digest(&body)), hex::encode(Sha256::digest(content.as_bytes())));
+        assert_eq!(
+            hex::encode(Sha256::digest(&body)),
+            hex::encode(Sha256::digest(content.as_bytes()))
+        );
     }
     let res = client
         .get(format!("{}/v1/files/{}/content", server.url, pending[0]))

@@ -28,7 +28,10 @@ async fn full_download_headers() {
     assert_eq!(res.status(), 200);
     let h = res.headers().clone();
     assert_eq!(h["etag"], etag.as_str());
-    assert!(etag.starts_with('"') && !etag.starts_with("W/"), "strong ETag");
+    assert!(
+        etag.starts_with('"') && !etag.starts_with("W/"),
+        "strong ETag"
+    );
     assert!(h.contains_key("last-modified"));
     assert_eq!(h["content-type"], "text/plain");
     assert_eq!(h["accept-ranges"], "bytes");
@@ -43,10 +46,27 @@ async fn full_download_headers() {
     assert!(!h.contains_key("content-security-policy"));
     assert_eq!(res.text().await.unwrap(), BODY);
 
-    let res = app.get(&format!("/v1/files/{id}/content?download=1"), &Who::Admin).send().await.unwrap();
-    assert!(res.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    let res = app
+        .get(&format!("/v1/files/{id}/content?download=1"), &Who::Admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
 
-    let head = app.request(Method::HEAD, &format!("/v1/files/{id}/content"), &Who::Admin).send().await.unwrap();
+    let head = app
+        .request(
+            Method::HEAD,
+            &format!("/v1/files/{id}/content"),
+            &Who::Admin,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "20");
     assert_eq!(head.headers()["etag"], etag.as_str());
@@ -56,14 +76,25 @@ async fn full_download_headers() {
 #[tokio::test]
 async fn cache_control_follows_visibility_and_bucket() {
     let app = TestApp::start().await;
-    app.create_bucket(json!({"id": "cdn", "cacheControl": "public, max-age=86400"})).await;
-    app.create_bucket(json!({"id": "nostore", "cacheControl": "no-store"})).await;
+    app.create_bucket(json!({"id": "cdn", "cacheControl": "public, max-age=86400"}))
+        .await;
+    app.create_bucket(json!({"id": "nostore", "cacheControl": "no-store"}))
+        .await;
     let (public, _) = file(&app, "name=a.txt&visibility=public&bucketId=cdn").await;
     let (private, _) = file(&app, "name=a.txt&bucketId=cdn").await;
     let (nostore, _) = file(&app, "name=a.txt&bucketId=nostore").await;
-    assert_eq!(get(&app, &public, &[]).await.headers()["cache-control"], "public, max-age=86400");
-    assert_eq!(get(&app, &private, &[]).await.headers()["cache-control"], "private, public, max-age=86400");
-    assert_eq!(get(&app, &nostore, &[]).await.headers()["cache-control"], "no-store");
+    assert_eq!(
+        get(&app, &public, &[]).await.headers()["cache-control"],
+        "public, max-age=86400"
+    );
+    assert_eq!(
+        get(&app, &private, &[]).await.headers()["cache-control"],
+        "private, public, max-age=86400"
+    );
+    assert_eq!(
+        get(&app, &nostore, &[]).await.headers()["cache-control"],
+        "no-store"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +111,10 @@ async fn ranges() {
         let res = get(&app, &id, &[("range", range)]).await;
         assert_eq!(res.status(), status, "{range}");
         assert_eq!(res.headers()["content-range"], content_range, "{range}");
-        assert_eq!(res.headers()["content-length"], body.len().to_string().as_str());
+        assert_eq!(
+            res.headers()["content-length"],
+            body.len().to_string().as_str()
+        );
         assert_eq!(res.text().await.unwrap(), body, "{range}");
     }
     for range in ["bytes=20-", "bytes=25-30", "bytes=-0"] {
@@ -122,9 +156,24 @@ async fn conditionals() {
         (vec![("if-unmodified-since", long_ago)], 412),
         (vec![("if-unmodified-since", last_modified.as_str())], 200),
         // If-None-Match wins over If-Modified-Since; If-Match over If-Unmodified-Since.
-        (vec![("if-none-match", "\"other\""), ("if-modified-since", last_modified.as_str())], 200),
-        (vec![("if-match", etag.as_str()), ("if-unmodified-since", long_ago)], 200),
-        (vec![("if-match", "\"other\""), ("if-none-match", etag.as_str())], 412),
+        (
+            vec![
+                ("if-none-match", "\"other\""),
+                ("if-modified-since", last_modified.as_str()),
+            ],
+            200,
+        ),
+        (
+            vec![
+                ("if-match", etag.as_str()),
+                ("if-unmodified-since", long_ago),
+            ],
+            200,
+        ),
+        (
+            vec![("if-match", "\"other\""), ("if-none-match", etag.as_str())],
+            412,
+        ),
     ];
     for (headers, expected) in cases {
         let res = get(&app, &id, &headers).await;
@@ -137,12 +186,27 @@ async fn conditionals() {
         }
     }
     // If-Range: a matching validator honours the range, another one sends the whole file.
-    let res = get(&app, &id, &[("range", "bytes=0-1"), ("if-range", etag.as_str())]).await;
+    let res = get(
+        &app,
+        &id,
+        &[("range", "bytes=0-1"), ("if-range", etag.as_str())],
+    )
+    .await;
     assert_eq!(res.status(), 206);
-    let res = get(&app, &id, &[("range", "bytes=0-1"), ("if-range", "\"other\"")]).await;
+    let res = get(
+        &app,
+        &id,
+        &[("range", "bytes=0-1"), ("if-range", "\"other\"")],
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), BODY);
-    let res = get(&app, &id, &[("range", "bytes=0-1"), ("if-range", last_modified.as_str())]).await;
+    let res = get(
+        &app,
+        &id,
+        &[("range", "bytes=0-1"), ("if-range", last_modified.as_str())],
+    )
+    .await;
     assert_eq!(res.status(), 206);
     let res = get(&app, &id, &[("range", "bytes=0-1"), ("if-range", long_ago)]).await;
     assert_eq!(res.status(), 200);
@@ -178,17 +242,31 @@ async fn active_content_is_sandboxed_and_downloaded() {
     let app = TestApp::start().await;
     for (name, body) in [
         ("page.txt", "<!DOCTYPE html><script>alert(1)</script>"),
-        ("image.svg", "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"),
+        (
+            "image.svg",
+            "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+        ),
         ("data.xml", "<?xml version='1.0'?><a/>"),
         ("app.js", "alert(1)"),
     ] {
         let f = app
-            .upload(&Who::Admin, &format!("name={name}"), "application/octet-stream", body)
+            .upload(
+                &Who::Admin,
+                &format!("name={name}"),
+                "application/octet-stream",
+                body,
+            )
             .await;
         let res = get(&app, &id_of(&f), &[]).await;
         let h = res.headers();
         assert_eq!(h["content-security-policy"], "sandbox", "{name}");
-        assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment;"), "{name}");
+        assert!(
+            h["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;"),
+            "{name}"
+        );
         assert_eq!(h["x-content-type-options"], "nosniff");
     }
 }

@@ -19,7 +19,8 @@ fn chunk(i: usize) -> Vec<u8> {
 #[tokio::test]
 async fn two_hundred_mib_round_trip() {
     let app = TestApp::start().await;
-    app.create_bucket(json!({"id": "big", "maxUploadFileSize": 300 * 1024 * 1024})).await;
+    app.create_bucket(json!({"id": "big", "maxUploadFileSize": 300 * 1024 * 1024}))
+        .await;
     let mut expected = Sha256::new();
     for i in 0..CHUNKS {
         expected.update(chunk(i));
@@ -28,7 +29,11 @@ async fn two_hundred_mib_round_trip() {
 
     let body = futures_util::stream::iter(0..CHUNKS).map(|i| Ok::<_, std::io::Error>(chunk(i)));
     let res = app
-        .request(Method::POST, "/v1/files?bucketId=big&name=big.bin", &Who::Admin)
+        .request(
+            Method::POST,
+            "/v1/files?bucketId=big&name=big.bin",
+            &Who::Admin,
+        )
         .header("content-type", "application/octet-stream")
         .header("content-length", (CHUNK * CHUNKS).to_string())
         .body(reqwest::Body::wrap_stream(body))
@@ -40,8 +45,15 @@ async fn two_hundred_mib_round_trip() {
     assert_eq!(file["size"], (CHUNK * CHUNKS) as u64);
     assert_eq!(file["checksumSha256"], expected.as_str());
 
-    let res = app.get(&format!("/v1/files/{}/content", id_of(&file)), &Who::Admin).send().await.unwrap();
-    assert_eq!(res.headers()["content-length"], (CHUNK * CHUNKS).to_string().as_str());
+    let res = app
+        .get(&format!("/v1/files/{}/content", id_of(&file)), &Who::Admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["content-length"],
+        (CHUNK * CHUNKS).to_string().as_str()
+    );
     let mut stream = res.bytes_stream();
     let mut got = Sha256::new();
     let mut len = 0usize;
@@ -60,5 +72,8 @@ async fn two_hundred_mib_round_trip() {
         .await
         .unwrap();
     assert_eq!(res.status(), 206);
-    assert_eq!(res.bytes().await.unwrap().as_ref(), &chunk(CHUNKS - 1)[CHUNK - 10..]);
+    assert_eq!(
+        res.bytes().await.unwrap().as_ref(),
+        &chunk(CHUNKS - 1)[CHUNK - 10..]
+    );
 }

@@ -34,14 +34,23 @@ fn stored_blobs(app: &TestApp) -> usize {
 }
 
 fn staged(app: &TestApp) -> usize {
-    std::fs::read_dir(app.data_dir().join("blobs/.staging")).unwrap().count()
+    std::fs::read_dir(app.data_dir().join("blobs/.staging"))
+        .unwrap()
+        .count()
 }
 
 #[tokio::test]
 async fn raw_upload_records_everything() {
     let app = TestApp::start().await;
     let who = app.user("u1", Some("t1"));
-    let f = app.upload(&who, "name=notes.txt&metadata=%7B%22k%22%3A1%7D", "text/plain; charset=utf-8", "hello").await;
+    let f = app
+        .upload(
+            &who,
+            "name=notes.txt&metadata=%7B%22k%22%3A1%7D",
+            "text/plain; charset=utf-8",
+            "hello",
+        )
+        .await;
     let sha = hex::encode(Sha256::digest(b"hello"));
     assert_eq!(f["name"], "notes.txt");
     assert_eq!(f["bucketId"], "default");
@@ -59,32 +68,74 @@ async fn raw_upload_records_everything() {
     let id = id_of(&f);
     assert!(uuid::Uuid::parse_str(&id).unwrap().get_version_num() == 7);
     assert!(f["createdAt"].as_str().unwrap().ends_with('Z'));
-    let got: Value = app.get(&format!("/v1/files/{id}"), &who).send().await.unwrap().json().await.unwrap();
+    let got: Value = app
+        .get(&format!("/v1/files/{id}"), &who)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got, f);
 }
 
 #[tokio::test]
 async fn content_detection_wins_over_the_declared_type() {
     let app = TestApp::start().await;
-    let f = app.upload(&Who::Admin, "name=pic.txt", "text/plain", PNG).await;
+    let f = app
+        .upload(&Who::Admin, "name=pic.txt", "text/plain", PNG)
+        .await;
     assert_eq!(f["mimeType"], "image/png");
-    let f = app.upload(&Who::Admin, "name=data", "application/octet-stream", "a,b\n1,2").await;
+    let f = app
+        .upload(
+            &Who::Admin,
+            "name=data",
+            "application/octet-stream",
+            "a,b\n1,2",
+        )
+        .await;
     assert_eq!(f["mimeType"], "application/octet-stream");
-    let f = app.upload(&Who::Admin, "name=data.csv", "application/octet-stream", "a,b\n1,2").await;
-    assert_eq!(f["mimeType"], "text/csv", "the extension helps when nothing else does");
+    let f = app
+        .upload(
+            &Who::Admin,
+            "name=data.csv",
+            "application/octet-stream",
+            "a,b\n1,2",
+        )
+        .await;
+    assert_eq!(
+        f["mimeType"], "text/csv",
+        "the extension helps when nothing else does"
+    );
 }
 
 #[tokio::test]
 async fn multipart_with_several_files_common_fields_and_per_file_metadata() {
     let app = TestApp::start().await;
-    app.create_bucket(json!({"id": "docs", "defaultVisibility": "public"})).await;
+    app.create_bucket(json!({"id": "docs", "defaultVisibility": "public"}))
+        .await;
     let form = Form::new()
         .text("bucketId", "docs")
         .text("access", "tenant")
         .text("metadata", r#"{"project":"x","kind":"common"}"#)
-        .part("file", Part::bytes(b"first".to_vec()).file_name("../../one.txt").mime_str("text/plain").unwrap())
-        .text("fileMetadata", r#"{"name":"renamed.txt","metadata":{"kind":"own"},"visibility":"private"}"#)
-        .part("file", Part::bytes(b"second".to_vec()).file_name("two.txt").mime_str("text/plain").unwrap())
+        .part(
+            "file",
+            Part::bytes(b"first".to_vec())
+                .file_name("../../one.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
+        .text(
+            "fileMetadata",
+            r#"{"name":"renamed.txt","metadata":{"kind":"own"},"visibility":"private"}"#,
+        )
+        .part(
+            "file",
+            Part::bytes(b"second".to_vec())
+                .file_name("two.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
         .part("file", Part::bytes(PNG.to_vec()).file_name("three.png"));
     let res = app
         .request(Method::POST, "/v1/files", &app.user("u1", Some("t1")))
@@ -98,37 +149,61 @@ async fn multipart_with_several_files_common_fields_and_per_file_metadata() {
     assert_eq!(files.len(), 3);
     assert_eq!(files[0]["name"], "one.txt", "path components are stripped");
     assert_eq!(files[0]["visibility"], "public", "bucket default");
-    assert_eq!(files[0]["metadata"], json!({"project": "x", "kind": "common"}));
+    assert_eq!(
+        files[0]["metadata"],
+        json!({"project": "x", "kind": "common"})
+    );
     assert_eq!(files[1]["name"], "renamed.txt");
     assert_eq!(files[1]["visibility"], "private");
     assert_eq!(files[1]["metadata"], json!({"project": "x", "kind": "own"}));
     assert_eq!(files[2]["mimeType"], "image/png");
-    assert_eq!(files[2]["metadata"], json!({"project": "x", "kind": "common"}), "fileMetadata applies to one file");
+    assert_eq!(
+        files[2]["metadata"],
+        json!({"project": "x", "kind": "common"}),
+        "fileMetadata applies to one file"
+    );
     for f in files {
         assert_eq!(f["bucketId"], "docs");
         assert_eq!(f["access"], "tenant");
     }
-    let res = app.get(&format!("/v1/files/{}/content", id_of(&files[1])), &Who::Admin).send().await.unwrap();
+    let res = app
+        .get(
+            &format!("/v1/files/{}/content", id_of(&files[1])),
+            &Who::Admin,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.text().await.unwrap(), "second");
 }
 
 #[tokio::test]
 async fn multipart_failure_keeps_earlier_files_and_lists_them() {
     let app = TestApp::start().await;
-    app.create_bucket(json!({"id": "small", "maxUploadFileSize": 10})).await;
+    app.create_bucket(json!({"id": "small", "maxUploadFileSize": 10}))
+        .await;
     let form = Form::new()
         .text("bucketId", "small")
         .part("file", Part::bytes(b"ok".to_vec()).file_name("a.txt"))
         .part("file", Part::bytes(vec![b'x'; 100]).file_name("b.txt"))
         .part("file", Part::bytes(b"never".to_vec()).file_name("c.txt"));
-    let res = app.request(Method::POST, "/v1/files", &Who::Admin).multipart(form).send().await.unwrap();
+    let res = app
+        .request(Method::POST, "/v1/files", &Who::Admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 413);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "file_too_large");
     let stored = body["error"]["data"]["files"].as_array().unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["name"], "a.txt");
-    let res = app.get(&format!("/v1/files/{}", id_of(&stored[0])), &Who::Admin).send().await.unwrap();
+    let res = app
+        .get(&format!("/v1/files/{}", id_of(&stored[0])), &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(stored_blobs(&app), 1);
     assert_eq!(staged(&app), 0);
@@ -137,16 +212,40 @@ async fn multipart_failure_keeps_earlier_files_and_lists_them() {
 #[tokio::test]
 async fn multipart_without_a_file_or_with_strange_fields_is_refused() {
     let app = TestApp::start().await;
-    let res = app.request(Method::POST, "/v1/files", &Who::Admin).multipart(Form::new().text("bucketId", "default")).send().await.unwrap();
+    let res = app
+        .request(Method::POST, "/v1/files", &Who::Admin)
+        .multipart(Form::new().text("bucketId", "default"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 400).await, "invalid_request");
-    let form = Form::new().text("surprise", "x").part("file", Part::bytes(b"x".to_vec()).file_name("a"));
-    let res = app.request(Method::POST, "/v1/files", &Who::Admin).multipart(form).send().await.unwrap();
+    let form = Form::new()
+        .text("surprise", "x")
+        .part("file", Part::bytes(b"x".to_vec()).file_name("a"));
+    let res = app
+        .request(Method::POST, "/v1/files", &Who::Admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 400).await, "invalid_request");
     let form = Form::new().part("file", Part::bytes(b"x".to_vec()));
-    let res = app.request(Method::POST, "/v1/files", &Who::Admin).multipart(form).send().await.unwrap();
+    let res = app
+        .request(Method::POST, "/v1/files", &Who::Admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 400).await, "invalid_name");
-    let form = Form::new().text("metadata", "[1,2]").part("file", Part::bytes(b"x".to_vec()).file_name("a"));
-    let res = app.request(Method::POST, "/v1/files", &Who::Admin).multipart(form).send().await.unwrap();
+    let form = Form::new()
+        .text("metadata", "[1,2]")
+        .part("file", Part::bytes(b"x".to_vec()).file_name("a"));
+    let res = app
+        .request(Method::POST, "/v1/files", &Who::Admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 400).await, "invalid_request");
     let res = app
         .request(Method::POST, "/v1/files", &Who::Admin)
@@ -161,8 +260,10 @@ async fn multipart_without_a_file_or_with_strange_fields_is_refused() {
 #[tokio::test]
 async fn size_limits() {
     let app = TestApp::start().await;
-    app.create_bucket(json!({"id": "sized", "minUploadFileSize": 3, "maxUploadFileSize": 10})).await;
-    app.create_bucket(json!({"id": "empty-ok", "minUploadFileSize": 0})).await;
+    app.create_bucket(json!({"id": "sized", "minUploadFileSize": 3, "maxUploadFileSize": 10}))
+        .await;
+    app.create_bucket(json!({"id": "empty-ok", "minUploadFileSize": 0}))
+        .await;
     let send = |q: &'static str, body: reqwest::Body| {
         app.request(Method::POST, &format!("/v1/files?{q}"), &Who::Admin)
             .header("content-type", "text/plain")
@@ -170,22 +271,40 @@ async fn size_limits() {
             .send()
     };
     // Declared too large: refused before the body is read.
-    let res = send("bucketId=sized&name=a", reqwest::Body::from(vec![b'x'; 11])).await.unwrap();
+    let res = send("bucketId=sized&name=a", reqwest::Body::from(vec![b'x'; 11]))
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 413).await, "file_too_large");
     // Too large while streaming (no Content-Length): cut off at the limit.
     let chunks = futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 4])));
-    let res = send("bucketId=sized&name=a", reqwest::Body::wrap_stream(chunks)).await.unwrap();
+    let res = send("bucketId=sized&name=a", reqwest::Body::wrap_stream(chunks))
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 413).await, "file_too_large");
-    let res = send("bucketId=sized&name=a", reqwest::Body::from("xy")).await.unwrap();
+    let res = send("bucketId=sized&name=a", reqwest::Body::from("xy"))
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 400).await, "file_too_small");
     let res = send("name=a", reqwest::Body::from("")).await.unwrap();
-    assert_eq!(error_code(res, 400).await, "file_too_small", "the default minimum is one byte");
-    let res = send("bucketId=sized&name=a", reqwest::Body::from(vec![b'x'; 10])).await.unwrap();
+    assert_eq!(
+        error_code(res, 400).await,
+        "file_too_small",
+        "the default minimum is one byte"
+    );
+    let res = send("bucketId=sized&name=a", reqwest::Body::from(vec![b'x'; 10]))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201, "exactly the maximum is fine");
-    let res = send("bucketId=empty-ok&name=a", reqwest::Body::from("")).await.unwrap();
+    let res = send("bucketId=empty-ok&name=a", reqwest::Body::from(""))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let empty: Value = res.json().await.unwrap();
-    let res = app.get(&format!("/v1/files/{}/content", id_of(&empty)), &Who::Admin).send().await.unwrap();
+    let res = app
+        .get(&format!("/v1/files/{}/content", id_of(&empty)), &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-length"], "0");
     assert_eq!(stored_blobs(&app), 2, "refused uploads leave no blob");
@@ -195,14 +314,28 @@ async fn size_limits() {
 #[tokio::test]
 async fn mime_rules() {
     let app = TestApp::start().await;
-    app.create_bucket(json!({"id": "images", "allowedMimeTypes": ["image/*", "application/pdf"]})).await;
-    let f = app.upload(&Who::Admin, "bucketId=images&name=a.png", "image/png", PNG).await;
+    app.create_bucket(json!({"id": "images", "allowedMimeTypes": ["image/*", "application/pdf"]}))
+        .await;
+    let f = app
+        .upload(&Who::Admin, "bucketId=images&name=a.png", "image/png", PNG)
+        .await;
     assert_eq!(f["mimeType"], "image/png");
-    let f = app.upload(&Who::Admin, "bucketId=images&name=a.pdf", "application/pdf", "%PDF-1.4 x").await;
+    let f = app
+        .upload(
+            &Who::Admin,
+            "bucketId=images&name=a.pdf",
+            "application/pdf",
+            "%PDF-1.4 x",
+        )
+        .await;
     assert_eq!(f["mimeType"], "application/pdf");
     // Declared as an image, but the content is HTML: detection wins and the type is refused.
     let res = app
-        .request(Method::POST, "/v1/files?bucketId=images&name=a.png", &Who::Admin)
+        .request(
+            Method::POST,
+            "/v1/files?bucketId=images&name=a.png",
+            &Who::Admin,
+        )
         .header("content-type", "image/png")
         .body("<html><script>alert(1)</script>")
         .send()
@@ -210,7 +343,11 @@ async fn mime_rules() {
         .unwrap();
     assert_eq!(error_code(res, 415).await, "mime_type_not_allowed");
     let res = app
-        .request(Method::POST, "/v1/files?bucketId=images&name=a.txt", &Who::Admin)
+        .request(
+            Method::POST,
+            "/v1/files?bucketId=images&name=a.txt",
+            &Who::Admin,
+        )
         .header("content-type", "text/plain")
         .body("plain")
         .send()
@@ -223,14 +360,37 @@ async fn mime_rules() {
 #[tokio::test]
 async fn names_are_cleaned_or_refused() {
     let app = TestApp::start().await;
-    let f = app.upload(&Who::Admin, "name=..%2F..%2Fetc%2Fpasswd", "text/plain", "x").await;
+    let f = app
+        .upload(
+            &Who::Admin,
+            "name=..%2F..%2Fetc%2Fpasswd",
+            "text/plain",
+            "x",
+        )
+        .await;
     assert_eq!(f["name"], "passwd");
-    let f = app.upload(&Who::Admin, "name=C%3A%5Cwin%5Cfile.txt", "text/plain", "x").await;
+    let f = app
+        .upload(&Who::Admin, "name=C%3A%5Cwin%5Cfile.txt", "text/plain", "x")
+        .await;
     assert_eq!(f["name"], "file.txt");
-    let f = app.upload(&Who::Admin, "name=%E6%97%A5%E6%9C%AC%20%F0%9F%93%84.txt", "text/plain", "x").await;
+    let f = app
+        .upload(
+            &Who::Admin,
+            "name=%E6%97%A5%E6%9C%AC%20%F0%9F%93%84.txt",
+            "text/plain",
+            "x",
+        )
+        .await;
     assert_eq!(f["name"], "日本 📄.txt");
     let long = "a".repeat(256);
-    for q in ["name=a%0Ab", "name=a%00b", "name=..", "name=dir%2F", format!("name={long}").leak(), "bucketId=default"] {
+    for q in [
+        "name=a%0Ab",
+        "name=a%00b",
+        "name=..",
+        "name=dir%2F",
+        format!("name={long}").leak(),
+        "bucketId=default",
+    ] {
         let res = app
             .request(Method::POST, &format!("/v1/files?{q}"), &Who::Admin)
             .header("content-type", "text/plain")
@@ -262,15 +422,33 @@ async fn upload_parameters_are_validated() {
         assert_eq!(error_code(res, 400).await, "invalid_request", "{q}");
     }
     let big = format!("{{\"k\":\"{}\"}}", "x".repeat(70_000));
-    let form = Form::new().text("metadata", big).part("file", Part::bytes(b"x".to_vec()).file_name("a"));
-    let res = app.request(Method::POST, "/v1/files", &Who::Admin).multipart(form).send().await.unwrap();
-    assert_eq!(error_code(res, 400).await, "invalid_request", "metadata over 64 KiB");
+    let form = Form::new()
+        .text("metadata", big)
+        .part("file", Part::bytes(b"x".to_vec()).file_name("a"));
+    let res = app
+        .request(Method::POST, "/v1/files", &Who::Admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(res, 400).await,
+        "invalid_request",
+        "metadata over 64 KiB"
+    );
 }
 
 #[tokio::test]
 async fn patch_changes_fields_and_validates_them() {
     let app = TestApp::start().await;
-    let f = app.upload(&Who::Admin, "name=a.txt&metadata=%7B%22old%22%3A1%7D", "text/plain", "x").await;
+    let f = app
+        .upload(
+            &Who::Admin,
+            "name=a.txt&metadata=%7B%22old%22%3A1%7D",
+            "text/plain",
+            "x",
+        )
+        .await;
     let path = format!("/v1/files/{}", id_of(&f));
     let res = app
         .request(Method::PATCH, &path, &Who::Admin)
@@ -281,7 +459,11 @@ async fn patch_changes_fields_and_validates_them() {
     assert_eq!(res.status(), 200);
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["name"], "b.txt");
-    assert_eq!(updated["metadata"], json!({"new": true}), "metadata is replaced whole");
+    assert_eq!(
+        updated["metadata"],
+        json!({"new": true}),
+        "metadata is replaced whole"
+    );
     assert_eq!(updated["visibility"], "public");
     assert_eq!(updated["access"], "tenant");
     assert_eq!(updated["etag"], f["etag"]);
@@ -292,22 +474,44 @@ async fn patch_changes_fields_and_validates_them() {
         (json!({"visibility": "world"}), "invalid_request"),
         (json!({"size": 5}), "invalid_request"),
     ] {
-        let res = app.request(Method::PATCH, &path, &Who::Admin).json(&body).send().await.unwrap();
+        let res = app
+            .request(Method::PATCH, &path, &Who::Admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(error_code(res, 400).await, code, "{body}");
     }
-    let after: Value = app.get(&path, &Who::Admin).send().await.unwrap().json().await.unwrap();
+    let after: Value = app
+        .get(&path, &Who::Admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(after, updated, "refused patches change nothing");
 }
 
 #[tokio::test]
 async fn delete_removes_row_and_blob() {
     let app = TestApp::start().await;
-    let f = app.upload(&Who::Admin, "name=a.txt", "text/plain", "x").await;
+    let f = app
+        .upload(&Who::Admin, "name=a.txt", "text/plain", "x")
+        .await;
     assert_eq!(stored_blobs(&app), 1);
     let path = format!("/v1/files/{}", id_of(&f));
-    let res = app.request(Method::DELETE, &path, &Who::Admin).send().await.unwrap();
+    let res = app
+        .request(Method::DELETE, &path, &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
     assert_eq!(stored_blobs(&app), 0);
-    let res = app.request(Method::DELETE, &path, &Who::Admin).send().await.unwrap();
+    let res = app
+        .request(Method::DELETE, &path, &Who::Admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(res, 404).await, "not_found");
 }

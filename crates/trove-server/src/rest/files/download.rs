@@ -27,5 +27,13 @@ pub async fn handler(
     let file = files::readable(&state, &p, &id).await?;
     let bucket = buckets::find(&state, &file.bucket_id).await?;
     let attachment = matches!(q.download.as_deref(), Some("1" | "true"));
-    content::serve(&state, &file, &bucket, &method, &headers, ServeOptions { attachment }).await
+    content::serve(
+        &state,
+        &file,
+        &bucket,
+        &method,
+        &headers,
+        ServeOptions { attachment },
+    )
+    .await
 }

@@ -1,7 +1,8 @@
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use trove_core::{Bucket, BucketId, TroveError};
+use serde::Serialize;
+use trove_core::{Bucket, BucketId, FileRecord, TroveError};
 
 use super::{upload_multipart, upload_raw};
 use crate::auth::Caller;
@@ -16,20 +17,31 @@ pub async fn handler(State(state): State<AppState>, req: Request) -> ApiResult<R
     let (mut parts, body) = req.into_parts();
     let Caller(p) = Caller::from_request_parts(&mut parts, &state).await?;
     p.require_upload()?;
-    let is_multipart = content_type(&parts.headers)
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    let is_multipart =
+        content_type(&parts.headers).is_some_and(|ct| ct.starts_with("multipart/form-data"));
     if is_multipart {
         let req = Request::from_parts(parts, body);
         let multipart = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::invalid(e.body_text()))?;
         let files = upload_multipart::receive(&state, &p, multipart).await?;
-        Ok((StatusCode::CREATED, axum::Json(serde_json::json!({ "files": files }))).into_response())
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(serde_json::json!({ "files": files })),
+        )
+            .into_response())
     } else {
-        let Query(q) = Query::<upload_raw::RawQuery>::from_request_parts(&mut parts, &state).await?;
+        let Query(q) =
+            Query::<upload_raw::RawQuery>::from_request_parts(&mut parts, &state).await?;
         let file = upload_raw::receive(&state, &p, q, &parts.headers, body).await?;
         Ok((StatusCode::CREATED, axum::Json(file)).into_response())
     }
+}
+
+/// `{"files":[…]}`.
+#[derive(Debug, Serialize)]
+pub struct FileList {
+    pub files: Vec<FileRecord>,
 }
 
 /// The request's media type, lower-cased, without parameters.

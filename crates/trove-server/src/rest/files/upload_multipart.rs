@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use trove_core::{Access, Bucket, ErrorCode, FileRecord, Principal, Visibility, validate};
 
-use super::upload::target_bucket;
+use super::upload::{FileList, target_bucket};
 use crate::error::{ApiError, ApiResult};
 use crate::service::ingest::{self, NewFile};
 use crate::state::AppState;
@@ -60,13 +60,19 @@ fn json_object(field: &str, text: &str) -> ApiResult<Value> {
 
 /// Stores the files of a multipart request in order. On the first failure the error is returned
 /// with the files stored so far in `data.files`; they stay stored.
-pub async fn receive(state: &AppState, p: &Principal, mut multipart: Multipart) -> ApiResult<Vec<FileRecord>> {
+pub async fn receive(
+    state: &AppState,
+    p: &Principal,
+    mut multipart: Multipart,
+) -> ApiResult<Vec<FileRecord>> {
     let mut stored: Vec<FileRecord> = Vec::new();
     let result = receive_into(state, p, &mut multipart, &mut stored).await;
     match result {
         Ok(()) if stored.is_empty() => Err(ApiError::invalid("the request has no 'file' part")),
         Ok(()) => Ok(stored),
-        Err(e) => Err(e.with_data(json!({ "files": stored }))),
+        Err(e) => Err(e.with_data(
+            serde_json::to_value(FileList { files: stored }).unwrap_or_else(|_| json!({})),
+        )),
     }
 }
 
@@ -126,7 +132,9 @@ async fn receive_into(
                 stored.push(file);
             }
             other => {
-                return Err(ApiError::invalid(format!("unexpected multipart field '{other}'")));
+                return Err(ApiError::invalid(format!(
+                    "unexpected multipart field '{other}'"
+                )));
             }
         }
     }
@@ -150,7 +158,10 @@ mod tests {
 
     #[test]
     fn per_file_metadata_wins() {
-        let merged = merge(Some(&json!({"a": 1, "b": 2})), Some(json!({"b": 3, "c": 4})));
+        let merged = merge(
+            Some(&json!({"a": 1, "b": 2})),
+            Some(json!({"b": 3, "c": 4})),
+        );
         assert_eq!(merged, json!({"a": 1, "b": 3, "c": 4}));
         assert_eq!(merge(None, None), json!({}));
     }

@@ -45,5 +45,12 @@ pub async fn receive(
         access: q.access.as_deref().map(Access::parse).transpose()?,
         metadata,
     };
-    ingest::create(state, p, new, content_length(headers), body.into_data_stream()).await
+    ingest::create(
+        state,
+        p,
+        new,
+        content_length(headers),
+        body.into_data_stream(),
+    )
+    .await
 }
