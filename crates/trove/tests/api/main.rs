@@ -8,5 +8,6 @@ mod cli;
 mod common;
 mod crash;
 mod download;
+mod failures;
 mod large;
 mod upload;
