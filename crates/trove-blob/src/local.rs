@@ -19,6 +19,8 @@ use crate::{BlobError, BlobStream};
 pub const STAGING_DIR: &str = ".staging";
 const WRITE_BUFFER: usize = 1024 * 1024;
 const READ_CHUNK: usize = 256 * 1024;
+/// Reads up to this size are served from one buffer read in one blocking call.
+const SMALL_READ: u64 = 64 * 1024;
 
 /// A local folder holding blobs.
 #[derive(Debug)]
@@ -68,7 +70,26 @@ impl LocalDir {
         key: &str,
         range: Option<Range<u64>>,
     ) -> Result<BlobStream, BlobError> {
-        let mut file = fs::File::open(self.path_of(key)?).await?;
+        let path = self.path_of(key)?;
+        // Small reads are one blocking call (open, seek, read) instead of several thread hops.
+        if let Some(r) = &range
+            && r.end - r.start <= SMALL_READ
+        {
+            let r = r.clone();
+            let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                use std::io::{Read, Seek};
+                let mut file = std::fs::File::open(path)?;
+                file.seek(SeekFrom::Start(r.start))?;
+                let mut buf = vec![0u8; (r.end - r.start) as usize];
+                file.read_exact(&mut buf)?;
+                Ok(buf)
+            })
+            .await
+            .map_err(|e| BlobError::Io(e.to_string()))??;
+            let chunk = bytes::Bytes::from(bytes);
+            return Ok(futures_util::stream::once(async move { Ok(chunk) }).boxed());
+        }
+        let mut file = fs::File::open(path).await?;
         let stream = match range {
             Some(r) => {
                 file.seek(SeekFrom::Start(r.start)).await?;

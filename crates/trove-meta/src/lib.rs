@@ -67,6 +67,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Inserts a new file row (usually `upload_pending`).
     async fn insert_file(&self, file: &FileRecord) -> Result<(), MetaError>;
     async fn get_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError>;
+    /// A file and its bucket in one round trip (the download path needs both).
+    async fn get_file_with_bucket(&self, id: FileId)
+    -> Result<Option<(FileRecord, Bucket)>, MetaError>;
     /// Stores the descriptive fields (name, metadata, visibility, access, updatedAt).
     async fn update_file_fields(&self, file: &FileRecord) -> Result<bool, MetaError>;
     /// Makes a pending file ready with its durable content; `Stale` unless it is still pending with

@@ -16,7 +16,7 @@ use trove_core::time::to_millis;
 use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus};
 
 use crate::{MetaError, MetaStore, StoredContent};
-use rows::{bucket_from_row, file_from_row, map_err};
+use rows::{bucket_from_prefixed_row, bucket_from_row, file_from_row, map_err};
 
 /// The SQLite metadata store.
 #[derive(Debug, Clone)]
@@ -237,6 +237,33 @@ impl MetaStore for SqliteMetaStore {
 
     async fn get_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
         self.fetch_file(id).await
+    }
+
+    async fn get_file_with_bucket(
+        &self,
+        id: FileId,
+    ) -> Result<Option<(FileRecord, Bucket)>, MetaError> {
+        let row = sqlx::query(
+            "SELECT f.id, f.bucket_id, f.name, f.mime_type, f.size, f.etag, f.status, f.metadata, \
+             f.visibility, f.access, f.tenant_id, f.uploaded_by_user_id, f.checksum_sha256, f.revision, \
+             f.created_at, f.updated_at, b.id AS b_id, b.cache_control AS b_cache_control, \
+             b.download_expiration AS b_download_expiration, \
+             b.min_upload_file_size AS b_min_upload_file_size, \
+             b.max_upload_file_size AS b_max_upload_file_size, \
+             b.presigned_urls_enabled AS b_presigned_urls_enabled, \
+             b.allowed_mime_types AS b_allowed_mime_types, \
+             b.default_visibility AS b_default_visibility, b.created_at AS b_created_at, \
+             b.updated_at AS b_updated_at \
+             FROM files f JOIN buckets b ON b.id = f.bucket_id WHERE f.id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some((file_from_row(&r)?, bucket_from_prefixed_row(&r, "b_")?))),
+        }
     }
 
     async fn update_file_fields(&self, f: &FileRecord) -> Result<bool, MetaError> {

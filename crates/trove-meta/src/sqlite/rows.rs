@@ -24,25 +24,29 @@ fn corrupt(what: &str) -> MetaError {
 }
 
 pub(crate) fn bucket_from_row(r: &SqliteRow) -> Result<Bucket, MetaError> {
-    let mimes: String = r.try_get("allowed_mime_types").map_err(map_err)?;
-    let vis: String = r.try_get("default_visibility").map_err(map_err)?;
+    bucket_from_prefixed_row(r, "")
+}
+
+/// Decodes bucket columns named `{prefix}{column}` (joins alias them to avoid clashes).
+pub(crate) fn bucket_from_prefixed_row(r: &SqliteRow, prefix: &str) -> Result<Bucket, MetaError> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let text = |c: &str| r.try_get::<String, _>(col(c).as_str()).map_err(map_err);
+    let int = |c: &str| r.try_get::<i64, _>(col(c).as_str()).map_err(map_err);
     Ok(Bucket {
-        id: BucketId(r.try_get("id").map_err(map_err)?),
-        cache_control: r.try_get("cache_control").map_err(map_err)?,
-        download_expiration: r
-            .try_get::<i64, _>("download_expiration")
-            .map_err(map_err)? as u32,
-        min_upload_file_size: r
-            .try_get::<i64, _>("min_upload_file_size")
-            .map_err(map_err)? as u64,
-        max_upload_file_size: r
-            .try_get::<i64, _>("max_upload_file_size")
-            .map_err(map_err)? as u64,
-        presigned_urls_enabled: r.try_get("presigned_urls_enabled").map_err(map_err)?,
-        allowed_mime_types: serde_json::from_str(&mimes).map_err(|_| corrupt("mime list"))?,
-        default_visibility: Visibility::parse(&vis).map_err(|_| corrupt("visibility"))?,
-        created_at: from_millis(r.try_get("created_at").map_err(map_err)?),
-        updated_at: from_millis(r.try_get("updated_at").map_err(map_err)?),
+        id: BucketId(text("id")?),
+        cache_control: text("cache_control")?,
+        download_expiration: int("download_expiration")? as u32,
+        min_upload_file_size: int("min_upload_file_size")? as u64,
+        max_upload_file_size: int("max_upload_file_size")? as u64,
+        presigned_urls_enabled: r
+            .try_get(col("presigned_urls_enabled").as_str())
+            .map_err(map_err)?,
+        allowed_mime_types: serde_json::from_str(&text("allowed_mime_types")?)
+            .map_err(|_| corrupt("mime list"))?,
+        default_visibility: Visibility::parse(&text("default_visibility")?)
+            .map_err(|_| corrupt("visibility"))?,
+        created_at: from_millis(int("created_at")?),
+        updated_at: from_millis(int("updated_at")?),
     })
 }
 

@@ -1,7 +1,8 @@
 //! JWT verification: HS256 with a shared secret, RS256/ES256 with a PEM key, any of those from a
 //! JWKS. Only algorithms that a configured key supports are accepted; `alg: none` never is.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
@@ -12,8 +13,15 @@ use super::jwks::JwksCache;
 use crate::config::JwtConfig;
 use crate::error::ApiError;
 
+/// Tokens kept verified at most; the cache is emptied when it fills up.
+const CACHE_CAPACITY: usize = 10_000;
+
 /// Verifies user tokens against the configured keys.
+///
+/// A verified token is cached until its `exp`, so a client that sends the same token on every
+/// request pays for the signature check once.
 pub struct JwtVerifier {
+    cache: RwLock<HashMap<String, (UserContext, i64)>>,
     hs256: Option<DecodingKey>,
     pem: Option<(DecodingKey, Algorithm)>,
     jwks: Option<JwksCache>,
@@ -40,6 +48,7 @@ impl JwtVerifier {
             ),
         };
         Ok(Self {
+            cache: RwLock::new(HashMap::new()),
             hs256: cfg
                 .secret
                 .as_ref()
@@ -58,6 +67,17 @@ impl JwtVerifier {
 
     /// Verifies a token and returns the user it names.
     pub async fn verify(&self, token: &str) -> Result<UserContext, ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Ok(cache) = self.cache.read()
+            && let Some((user, exp)) = cache.get(token)
+            && *exp > now
+        {
+            return Ok(user.clone());
+        }
+        self.verify_uncached(token).await
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<UserContext, ApiError> {
         let reject = |why: &str| ApiError::unauthorized(format!("invalid token: {why}"));
         let header = decode_header(token).map_err(|_| reject("malformed or unsupported"))?;
         let alg = header.alg;
@@ -94,8 +114,18 @@ impl JwtVerifier {
                 _ => reject("rejected"),
             }
         })?;
-        self.user_from_claims(&data.claims)
-            .ok_or_else(|| reject("unusable sub, tenant or roles claim"))
+        let user = self
+            .user_from_claims(&data.claims)
+            .ok_or_else(|| reject("unusable sub, tenant or roles claim"))?;
+        if let Some(exp) = data.claims.get("exp").and_then(Value::as_i64)
+            && let Ok(mut cache) = self.cache.write()
+        {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(token.to_owned(), (user.clone(), exp));
+        }
+        Ok(user)
     }
 
     fn user_from_claims(&self, claims: &Map<String, Value>) -> Option<UserContext> {

@@ -1,7 +1,7 @@
 //! File metadata operations: read, change, delete.
 
 use serde::Deserialize;
-use trove_core::{Access, FileId, FileRecord, Principal, Visibility, time, validate};
+use trove_core::{Access, Bucket, FileId, FileRecord, Principal, Visibility, time, validate};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -16,6 +16,22 @@ pub async fn readable(state: &AppState, p: &Principal, id: &str) -> ApiResult<Fi
         .ok_or_else(|| ApiError::not_found("file"))?;
     p.require_read(&file)?;
     Ok(file)
+}
+
+/// Like [`readable`], with the file's bucket, in one round trip.
+pub async fn readable_with_bucket(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<(FileRecord, Bucket)> {
+    let id = FileId::parse(id).ok_or_else(|| ApiError::not_found("file"))?;
+    let (file, bucket) = state
+        .meta
+        .get_file_with_bucket(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("file"))?;
+    p.require_read(&file)?;
+    Ok((file, bucket))
 }
 
 /// Loads a file the principal may change; 404 when it may not read it, 403 when it may only read.

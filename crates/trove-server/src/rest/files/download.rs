@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::content::{self, ServeOptions};
 use crate::error::ApiResult;
 use crate::rest::Query;
-use crate::service::{buckets, files};
+use crate::service::files;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -24,8 +24,7 @@ pub async fn handler(
     method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let file = files::readable(&state, &p, &id).await?;
-    let bucket = buckets::find(&state, &file.bucket_id).await?;
+    let (file, bucket) = files::readable_with_bucket(&state, &p, &id).await?;
     let attachment = matches!(q.download.as_deref(), Some("1" | "true"));
     content::serve(
         &state,
