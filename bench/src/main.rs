@@ -50,9 +50,23 @@ impl Plan {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let plan = if cli.smoke {
-        Plan { smoke: true, rounds: cli.rounds.unwrap_or(1), large: 4 << 20, seconds: 0.3, rows: 2_000, only: cli.only }
+        Plan {
+            smoke: true,
+            rounds: cli.rounds.unwrap_or(1),
+            large: 4 << 20,
+            seconds: 0.3,
+            rows: 2_000,
+            only: cli.only,
+        }
     } else {
-        Plan { smoke: false, rounds: cli.rounds.unwrap_or(3), large: 1 << 30, seconds: 5.0, rows: 1_000_000, only: cli.only }
+        Plan {
+            smoke: false,
+            rounds: cli.rounds.unwrap_or(3),
+            large: 1 << 30,
+            seconds: 5.0,
+            rows: 1_000_000,
+            only: cli.only,
+        }
     };
     let report = scenarios::run_all(&cli.trove, &plan).await?;
     println!("\n{}", report.table());

@@ -48,7 +48,12 @@ pub async fn wait_ready(url: &str) -> anyhow::Result<()> {
 }
 
 /// Trove with its data in `data_dir`.
-pub async fn trove(bin: &Path, data_dir: &Path, admin_key: &str, jwt_secret: &str) -> anyhow::Result<Proc> {
+pub async fn trove(
+    bin: &Path,
+    data_dir: &Path,
+    admin_key: &str,
+    jwt_secret: &str,
+) -> anyhow::Result<Proc> {
     let port = free_port()?;
     let child = Command::new(bin)
         .arg("serve")
@@ -94,12 +99,22 @@ pub async fn nginx(work: &Path, root: &Path) -> anyhow::Result<Proc> {
         .find(|b| Path::new(b).exists() || *b == "nginx")
         .unwrap_or("nginx");
     let child = Command::new(bin)
-        .args(["-p", &prefix.display().to_string(), "-c", &conf.display().to_string(), "-g", "daemon off;"])
+        .args([
+            "-p",
+            &prefix.display().to_string(),
+            "-c",
+            &conf.display().to_string(),
+            "-g",
+            "daemon off;",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .context("starting nginx")?;
-    let proc = Proc { child, url: format!("http://127.0.0.1:{port}") };
+    let proc = Proc {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     wait_ready(&proc.url).await?;
     Ok(proc)
 }
@@ -118,7 +133,10 @@ pub async fn tus(peers: &Path, store: &Path) -> anyhow::Result<Proc> {
         .stderr(Stdio::inherit())
         .spawn()
         .context("starting @tus/server")?;
-    let proc = Proc { child, url: format!("http://127.0.0.1:{port}") };
+    let proc = Proc {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     wait_ready(&format!("{}/files", proc.url)).await?;
     Ok(proc)
 }

@@ -47,7 +47,15 @@ pub fn median(values: &[f64]) -> f64 {
 }
 
 impl Report {
-    pub fn add(&mut self, scenario: &str, program: &str, unit: &str, values: Vec<f64>, failures: u64, extra: Vec<(String, Vec<f64>)>) -> f64 {
+    pub fn add(
+        &mut self,
+        scenario: &str,
+        program: &str,
+        unit: &str,
+        values: Vec<f64>,
+        failures: u64,
+        extra: Vec<(String, Vec<f64>)>,
+    ) -> f64 {
         let m = median(&values);
         self.measurements.push(Measurement {
             scenario: scenario.into(),
@@ -62,7 +70,12 @@ impl Report {
     }
 
     pub fn bar(&mut self, scenario: &str, bar: &str, value: f64, met: bool) {
-        self.bars.push(Bar { scenario: scenario.into(), bar: bar.into(), value, met });
+        self.bars.push(Bar {
+            scenario: scenario.into(),
+            bar: bar.into(),
+            value,
+            met,
+        });
     }
 
     pub fn failures(&self) -> u64 {
@@ -71,7 +84,9 @@ impl Report {
 
     /// A Markdown table, as pasted into docs/benchmarks.md.
     pub fn table(&self) -> String {
-        let mut out = String::from("| scenario | program | median | unit | rounds | failures | extra |\n|---|---|---|---|---|---|---|\n");
+        let mut out = String::from(
+            "| scenario | program | median | unit | rounds | failures | extra |\n|---|---|---|---|---|---|---|\n",
+        );
         for m in &self.measurements {
             let extra: Vec<String> = m.extra.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
             out.push_str(&format!(
@@ -80,14 +95,24 @@ impl Report {
                 m.program,
                 m.median,
                 m.unit,
-                m.values.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(" / "),
+                m.values
+                    .iter()
+                    .map(|v| format!("{v:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
                 m.failures,
                 extra.join(", ")
             ));
         }
         out.push_str("\n| scenario | bar | value | met |\n|---|---|---|---|\n");
         for b in &self.bars {
-            out.push_str(&format!("| {} | {} | {:.2} | {} |\n", b.scenario, b.bar, b.value, if b.met { "yes" } else { "**no**" }));
+            out.push_str(&format!(
+                "| {} | {} | {:.2} | {} |\n",
+                b.scenario,
+                b.bar,
+                b.value,
+                if b.met { "yes" } else { "**no**" }
+            ));
         }
         out
     }

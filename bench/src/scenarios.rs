@@ -54,7 +54,10 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&work)?;
     let data = work.join("trove-data");
     let trove = procs::trove(trove_bin, &data, ADMIN_KEY, JWT_SECRET).await?;
-    let client = Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build()?;
+    let client = Client::builder()
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .build()?;
     let res = client
         .post(format!("{}/v1/buckets", trove.url))
         .header("x-trove-admin-key", ADMIN_KEY)
@@ -79,9 +82,18 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
     let tus = procs::tus(&root.join("bench/.peers"), &work.join("tus-store")).await?;
 
     let mut report = Report {
-        mode: if plan.smoke { "smoke".into() } else { "full".into() },
+        mode: if plan.smoke {
+            "smoke".into()
+        } else {
+            "full".into()
+        },
         date: chrono::Utc::now().to_rfc3339(),
-        machine: format!("{} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)),
+        machine: format!(
+            "{} cores",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0)
+        ),
         ..Report::default()
     };
     if plan.wants("large upload") {
@@ -112,7 +124,12 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
 
 fn ratio_bar(report: &mut Report, scenario: &str, what: &str, trove: f64, peer: f64, bar: f64) {
     let ratio = if peer > 0.0 { trove / peer } else { 0.0 };
-    report.bar(scenario, &format!("trove/{what} ≥ {bar}"), ratio, ratio >= bar);
+    report.bar(
+        scenario,
+        &format!("trove/{what} ≥ {bar}"),
+        ratio,
+        ratio >= bar,
+    );
 }
 
 fn mem_bar(report: &mut Report, scenario: &str, kib: u64) {
@@ -124,7 +141,10 @@ async fn upload_large(ctx: &Ctx) -> anyhow::Result<(f64, bool, Value)> {
     let t = Instant::now();
     let res = ctx
         .client
-        .post(format!("{}/v1/files?bucketId=bench&name=large.bin", ctx.trove.url))
+        .post(format!(
+            "{}/v1/files?bucketId=bench&name=large.bin",
+            ctx.trove.url
+        ))
         .bearer_auth(&ctx.token)
         .header("content-type", "application/octet-stream")
         .header("content-length", ctx.plan.large.to_string())
@@ -142,7 +162,10 @@ fn mib_s(bytes: u64, d: Duration) -> f64 {
 
 async fn large_upload(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Result<()> {
     let scenario = "large upload";
-    println!("{scenario}: {} bytes, {} rounds", ctx.plan.large, ctx.plan.rounds);
+    println!(
+        "{scenario}: {} bytes, {} rounds",
+        ctx.plan.large, ctx.plan.rounds
+    );
     let (mut trove, mut tus_v, mut disk) = (Vec::new(), Vec::new(), Vec::new());
     let (mut trove_fail, mut tus_fail) = (0, 0);
     let mut peak = 0;
@@ -173,7 +196,11 @@ async fn large_upload(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Res
             .send()
             .await?;
         let ok = res.status().as_u16() == 201
-            && res.headers().get("upload-offset").and_then(|v| v.to_str().ok()) == Some(&ctx.plan.large.to_string());
+            && res
+                .headers()
+                .get("upload-offset")
+                .and_then(|v| v.to_str().ok())
+                == Some(&ctx.plan.large.to_string());
         tus_v.push(mib_s(ctx.plan.large, t.elapsed()));
         if !ok {
             tus_fail += 1;
@@ -181,7 +208,11 @@ async fn large_upload(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Res
         let _ = std::fs::remove_dir_all(ctx.work.join("tus-store"));
         std::fs::create_dir_all(ctx.work.join("tus-store"))?;
 
-        disk.push(write_fsync(&ctx.work.join("disk.bin"), ctx.plan.large, &ctx.block)?);
+        disk.push(write_fsync(
+            &ctx.work.join("disk.bin"),
+            ctx.plan.large,
+            &ctx.block,
+        )?);
     }
     let t = report.add(scenario, "trove", "MiB/s", trove, trove_fail, vec![]);
     let p = report.add(scenario, "@tus/server", "MiB/s", tus_v, tus_fail, vec![]);
@@ -209,7 +240,12 @@ fn write_fsync(path: &Path, len: u64, block: &[u8]) -> anyhow::Result<f64> {
     Ok(speed)
 }
 
-async fn large_download(ctx: &Ctx, nginx: &Proc, nginx_root: &Path, report: &mut Report) -> anyhow::Result<()> {
+async fn large_download(
+    ctx: &Ctx,
+    nginx: &Proc,
+    nginx_root: &Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let scenario = "large download";
     let (_, ok, file) = upload_large(ctx).await?;
     if !ok {
@@ -218,7 +254,10 @@ async fn large_download(ctx: &Ctx, nginx: &Proc, nginx_root: &Path, report: &mut
     let id = file["id"].as_str().context("file id")?.to_owned();
     // nginx serves the very same bytes: a hard link to Trove's blob.
     let blob_dir = ctx.data.join("blobs/bench").join(&id);
-    let blob = std::fs::read_dir(&blob_dir)?.next().context("blob")??.path();
+    let blob = std::fs::read_dir(&blob_dir)?
+        .next()
+        .context("blob")??
+        .path();
     let _ = std::fs::remove_file(nginx_root.join("large.bin"));
     std::fs::hard_link(&blob, nginx_root.join("large.bin"))?;
     let mut peak = 0;
@@ -228,7 +267,11 @@ async fn large_download(ctx: &Ctx, nginx: &Proc, nginx_root: &Path, report: &mut
         let (mut tv, mut nv, mut tf, mut nf) = (Vec::new(), Vec::new(), 0, 0);
         for _ in 0..ctx.plan.rounds {
             procs::reset_peak_rss(ctx.trove.pid());
-            let (client, url, token) = (ctx.client.clone(), format!("{}/v1/files/{id}/content", ctx.trove.url), ctx.token.clone());
+            let (client, url, token) = (
+                ctx.client.clone(),
+                format!("{}/v1/files/{id}/content", ctx.trove.url),
+                ctx.token.clone(),
+            );
             let s = load::run(clients, Amount::Each(2), move |_, _| {
                 let req = client.get(&url).bearer_auth(&token).send();
                 async move { outcome(req.await).await }
@@ -263,24 +306,46 @@ fn short(s: &load::Stats, size: u64) -> u64 {
 async fn outcome(res: reqwest::Result<reqwest::Response>) -> Outcome {
     match res {
         Ok(r) => drain(r).await,
-        Err(_) => Outcome { ok: false, bytes: 0 },
+        Err(_) => Outcome {
+            ok: false,
+            bytes: 0,
+        },
     }
 }
 
 async fn small_uploads(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Result<()> {
     let scenario = "small uploads (4 KiB, 32 clients)";
-    println!("{scenario}: {} rounds of {}s", ctx.plan.rounds, ctx.plan.seconds);
+    println!(
+        "{scenario}: {} rounds of {}s",
+        ctx.plan.rounds, ctx.plan.seconds
+    );
     let body = ctx.block.slice(..SMALL);
     let d = Duration::from_secs_f64(ctx.plan.seconds);
     let (mut tv, mut pv, mut tf, mut pf, mut p99) = (Vec::new(), Vec::new(), 0, 0, Vec::new());
     for _ in 0..ctx.plan.rounds {
-        let (client, url, token, b) = (ctx.client.clone(), format!("{}/v1/files?bucketId=bench&name=small.bin", ctx.trove.url), ctx.token.clone(), body.clone());
+        let (client, url, token, b) = (
+            ctx.client.clone(),
+            format!("{}/v1/files?bucketId=bench&name=small.bin", ctx.trove.url),
+            ctx.token.clone(),
+            body.clone(),
+        );
         let s = load::run(32, Amount::For(d), move |_, _| {
-            let req = client.post(&url).bearer_auth(&token).header("content-type", "application/octet-stream").body(b.clone()).send();
+            let req = client
+                .post(&url)
+                .bearer_auth(&token)
+                .header("content-type", "application/octet-stream")
+                .body(b.clone())
+                .send();
             async move {
                 match req.await {
-                    Ok(r) => Outcome { ok: r.status().as_u16() == 201, bytes: 0 },
-                    Err(_) => Outcome { ok: false, bytes: 0 },
+                    Ok(r) => Outcome {
+                        ok: r.status().as_u16() == 201,
+                        bytes: 0,
+                    },
+                    Err(_) => Outcome {
+                        ok: false,
+                        bytes: 0,
+                    },
                 }
             }
         })
@@ -288,7 +353,11 @@ async fn small_uploads(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Re
         tv.push(s.rps());
         p99.push(s.p99_ms);
         tf += s.failures;
-        let (client, url, b) = (ctx.client.clone(), format!("{}/files", tus.url), body.clone());
+        let (client, url, b) = (
+            ctx.client.clone(),
+            format!("{}/files", tus.url),
+            body.clone(),
+        );
         let s = load::run(32, Amount::For(d), move |_, _| {
             let req = client
                 .post(&url)
@@ -300,10 +369,16 @@ async fn small_uploads(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Re
             async move {
                 match req.await {
                     Ok(r) => Outcome {
-                        ok: r.status().as_u16() == 201 && r.headers().get("upload-offset").is_some_and(|v| v == "4096"),
+                        ok: r.status().as_u16() == 201
+                            && r.headers()
+                                .get("upload-offset")
+                                .is_some_and(|v| v == "4096"),
                         bytes: 0,
                     },
-                    Err(_) => Outcome { ok: false, bytes: 0 },
+                    Err(_) => Outcome {
+                        ok: false,
+                        bytes: 0,
+                    },
                 }
             }
         })
@@ -311,7 +386,14 @@ async fn small_uploads(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Re
         pv.push(s.rps());
         pf += s.failures;
     }
-    let t = report.add(scenario, "trove", "files/s", tv, tf, vec![("p99 ms".into(), p99)]);
+    let t = report.add(
+        scenario,
+        "trove",
+        "files/s",
+        tv,
+        tf,
+        vec![("p99 ms".into(), p99)],
+    );
     let p = report.add(scenario, "@tus/server", "files/s", pv, pf, vec![]);
     ratio_bar(report, scenario, "@tus/server", t, p, 5.0);
     Ok(())
@@ -323,7 +405,10 @@ async fn small_files(ctx: &Ctx, nginx_root: &Path) -> anyhow::Result<Arc<Vec<Str
     for i in 0..SMALL_FILES {
         let res = ctx
             .client
-            .post(format!("{}/v1/files?bucketId=bench&name=s{i}.bin", ctx.trove.url))
+            .post(format!(
+                "{}/v1/files?bucketId=bench&name=s{i}.bin",
+                ctx.trove.url
+            ))
             .bearer_auth(&ctx.token)
             .header("content-type", "application/octet-stream")
             .body(ctx.block.slice(..SMALL))
@@ -336,16 +421,32 @@ async fn small_files(ctx: &Ctx, nginx_root: &Path) -> anyhow::Result<Arc<Vec<Str
     Ok(Arc::new(ids))
 }
 
-async fn small_downloads(ctx: &Ctx, nginx: &Proc, ids: &Arc<Vec<String>>, report: &mut Report) -> anyhow::Result<()> {
+async fn small_downloads(
+    ctx: &Ctx,
+    nginx: &Proc,
+    ids: &Arc<Vec<String>>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let scenario = "small downloads (4 KiB, 32 clients)";
-    println!("{scenario}: {} rounds of {}s", ctx.plan.rounds, ctx.plan.seconds);
+    println!(
+        "{scenario}: {} rounds of {}s",
+        ctx.plan.rounds, ctx.plan.seconds
+    );
     let d = Duration::from_secs_f64(ctx.plan.seconds);
     let (mut tv, mut nv, mut tf, mut nf, mut p99) = (Vec::new(), Vec::new(), 0, 0, Vec::new());
     for _ in 0..ctx.plan.rounds {
-        let (client, base, token, ids) = (ctx.client.clone(), ctx.trove.url.clone(), ctx.token.clone(), ids.clone());
+        let (client, base, token, ids) = (
+            ctx.client.clone(),
+            ctx.trove.url.clone(),
+            ctx.token.clone(),
+            ids.clone(),
+        );
         let s = load::run(32, Amount::For(d), move |w, n| {
             let id = &ids[(w * 7 + n as usize) % ids.len()];
-            let req = client.get(format!("{base}/v1/files/{id}/content")).bearer_auth(&token).send();
+            let req = client
+                .get(format!("{base}/v1/files/{id}/content"))
+                .bearer_auth(&token)
+                .send();
             async move { outcome(req.await).await }
         })
         .await;
@@ -354,22 +455,41 @@ async fn small_downloads(ctx: &Ctx, nginx: &Proc, ids: &Arc<Vec<String>>, report
         tf += s.failures;
         let (client, base) = (ctx.client.clone(), nginx.url.clone());
         let s = load::run(32, Amount::For(d), move |w, n| {
-            let req = client.get(format!("{base}/small/{}", (w * 7 + n as usize) % SMALL_FILES)).send();
+            let req = client
+                .get(format!(
+                    "{base}/small/{}",
+                    (w * 7 + n as usize) % SMALL_FILES
+                ))
+                .send();
             async move { outcome(req.await).await }
         })
         .await;
         nv.push(s.rps());
         nf += s.failures;
     }
-    let t = report.add(scenario, "trove", "req/s", tv, tf, vec![("p99 ms".into(), p99)]);
+    let t = report.add(
+        scenario,
+        "trove",
+        "req/s",
+        tv,
+        tf,
+        vec![("p99 ms".into(), p99)],
+    );
     let n = report.add(scenario, "nginx", "req/s", nv, nf, vec![]);
     ratio_bar(report, scenario, "nginx", t, n, 0.4);
     Ok(())
 }
 
-async fn metadata_reads(ctx: &Ctx, ids: &Arc<Vec<String>>, report: &mut Report) -> anyhow::Result<()> {
+async fn metadata_reads(
+    ctx: &Ctx,
+    ids: &Arc<Vec<String>>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let scenario = "metadata reads (32 clients)";
-    println!("{scenario}: {} rounds of {}s", ctx.plan.rounds, ctx.plan.seconds);
+    println!(
+        "{scenario}: {} rounds of {}s",
+        ctx.plan.rounds, ctx.plan.seconds
+    );
     let d = Duration::from_secs_f64(ctx.plan.seconds);
     let (mut v, mut f, mut p99) = (Vec::new(), 0, Vec::new());
     for _ in 0..ctx.plan.rounds {
@@ -379,17 +499,32 @@ async fn metadata_reads(ctx: &Ctx, ids: &Arc<Vec<String>>, report: &mut Report) 
         f += s.failures;
     }
     let p = median(&p99);
-    let t = report.add(scenario, "trove", "req/s", v, f, vec![("p99 ms".into(), p99)]);
+    let t = report.add(
+        scenario,
+        "trove",
+        "req/s",
+        v,
+        f,
+        vec![("p99 ms".into(), p99)],
+    );
     report.bar(scenario, "≥ 20000 req/s", t, t >= 20_000.0);
     report.bar(scenario, "p99 ms (reported)", p, true);
     Ok(())
 }
 
-async fn metadata_load(ctx: &Ctx, ids: Arc<Vec<String>>, clients: usize, d: Duration) -> load::Stats {
+async fn metadata_load(
+    ctx: &Ctx,
+    ids: Arc<Vec<String>>,
+    clients: usize,
+    d: Duration,
+) -> load::Stats {
     let (client, base, token) = (ctx.client.clone(), ctx.trove.url.clone(), ctx.token.clone());
     load::run(clients, Amount::For(d), move |w, n| {
         let id = &ids[(w * 7919 + n as usize * 104_729) % ids.len()];
-        let req = client.get(format!("{base}/v1/files/{id}")).bearer_auth(&token).send();
+        let req = client
+            .get(format!("{base}/v1/files/{id}"))
+            .bearer_auth(&token)
+            .send();
         async move { outcome(req.await).await }
     })
     .await
@@ -402,7 +537,10 @@ async fn scale(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     let rows = ctx.plan.rows;
     println!("{scenario}: inserting {rows} rows");
     let url = format!("sqlite://{}", ctx.data.join("trove.db").display());
-    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await?;
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await?;
     let mut ids = Vec::with_capacity(rows as usize);
     let now = chrono::Utc::now().timestamp_millis();
     const BATCH: u64 = 500;
@@ -425,7 +563,11 @@ async fn scale(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, id) in batch_ids.iter().enumerate() {
             let t = now + (inserted + i as u64) as i64;
-            q = q.bind(id.clone()).bind(format!("row-{}.bin", inserted + i as u64)).bind(t).bind(t);
+            q = q
+                .bind(id.clone())
+                .bind(format!("row-{}.bin", inserted + i as u64))
+                .bind(t)
+                .bind(t);
         }
         q.execute(&mut *tx).await?;
         inserted += n;
@@ -446,7 +588,14 @@ async fn scale(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         p99.push(s.rps());
         f += s.failures;
     }
-    let p = report.add(scenario, "trove", "p99 ms", v, f, vec![("req/s".into(), p99)]);
+    let p = report.add(
+        scenario,
+        "trove",
+        "p99 ms",
+        v,
+        f,
+        vec![("req/s".into(), p99)],
+    );
     report.bar(scenario, "p99 < 10 ms", p, p < 10.0);
     Ok(())
 }

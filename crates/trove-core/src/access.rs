@@ -167,6 +167,8 @@ mod tests {
             tenant_id: tenant.map(|t| TenantId(t.into())),
             uploaded_by_user_id: owner.map(|u| UserId(u.into())),
             checksum_sha256: None,
+            category: None,
+            associations: Vec::new(),
             created_at: crate::time::now(),
             updated_at: crate::time::now(),
             revision: None,

@@ -5,9 +5,12 @@
 //! and that unit tests can exercise exhaustively.
 
 pub mod access;
+pub mod association;
+pub mod category;
 pub mod disposition;
 pub mod error;
 pub mod ids;
+pub mod listing;
 pub mod mime;
 pub mod model;
 pub mod precondition;
@@ -16,6 +19,9 @@ pub mod time;
 pub mod validate;
 
 pub use access::{FilePermission, Principal, UserContext};
+pub use association::{Association, EntityRef};
+pub use category::{Category, CategoryPatch, ContentRules, NewCategory};
 pub use error::{ErrorCode, TroveError};
 pub use ids::{BucketId, FileId, RevisionId, TenantId, UserId};
+pub use listing::{FileQuery, ListScope};
 pub use model::{Access, Bucket, BucketPatch, FileRecord, FileStatus, NewBucket, Visibility};

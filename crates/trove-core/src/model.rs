@@ -256,6 +256,10 @@ pub struct FileRecord {
     pub tenant_id: Option<TenantId>,
     pub uploaded_by_user_id: Option<UserId>,
     pub checksum_sha256: Option<String>,
+    /// The category's key, if the file has one.
+    pub category: Option<String>,
+    /// The objects of the application this file is related to.
+    pub associations: Vec<crate::association::Association>,
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]

@@ -48,6 +48,8 @@ pub fn pending_file(bucket: &str) -> FileRecord {
         tenant_id: Some(TenantId("t1".into())),
         uploaded_by_user_id: Some(UserId("u1".into())),
         checksum_sha256: None,
+        category: None,
+        associations: Vec::new(),
         created_at: t,
         updated_at: t,
         revision: Some(RevisionId::new()),
@@ -130,10 +132,20 @@ async fn file_lifecycle(store: &dyn MetaStore) {
     assert!(store.update_file_fields(&renamed).await.unwrap());
     assert_eq!(store.get_file(f.id).await.unwrap(), Some(renamed));
     assert_eq!(store.get_file(FileId::new()).await.unwrap(), None);
-    let (joined, its_bucket) = store.get_file_with_bucket(f.id).await.unwrap().expect("joined");
+    let (joined, its_bucket) = store
+        .get_file_with_bucket(f.id)
+        .await
+        .unwrap()
+        .expect("joined");
     assert_eq!(Some(joined), store.get_file(f.id).await.unwrap());
-    assert_eq!(Some(its_bucket), store.get_bucket(&f.bucket_id).await.unwrap());
-    assert_eq!(store.get_file_with_bucket(FileId::new()).await.unwrap(), None);
+    assert_eq!(
+        Some(its_bucket),
+        store.get_bucket(&f.bucket_id).await.unwrap()
+    );
+    assert_eq!(
+        store.get_file_with_bucket(FileId::new()).await.unwrap(),
+        None
+    );
 
     let page = store
         .files_in_bucket(&BucketId("docs".into()), None, 10)

@@ -9,7 +9,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use trove_core::{Bucket, BucketId, FileId, FileRecord, RevisionId};
+use trove_core::{
+    Association, Bucket, BucketId, Category, EntityRef, FileId, FileQuery, FileRecord, RevisionId,
+};
+use uuid::Uuid;
 
 pub mod conformance;
 pub mod sqlite;
@@ -68,8 +71,10 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn insert_file(&self, file: &FileRecord) -> Result<(), MetaError>;
     async fn get_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError>;
     /// A file and its bucket in one round trip (the download path needs both).
-    async fn get_file_with_bucket(&self, id: FileId)
-    -> Result<Option<(FileRecord, Bucket)>, MetaError>;
+    async fn get_file_with_bucket(
+        &self,
+        id: FileId,
+    ) -> Result<Option<(FileRecord, Bucket)>, MetaError>;
     /// Stores the descriptive fields (name, metadata, visibility, access, updatedAt).
     async fn update_file_fields(&self, file: &FileRecord) -> Result<bool, MetaError>;
     /// Makes a pending file ready with its durable content; `Stale` unless it is still pending with
@@ -102,4 +107,61 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn blob_deleted(&self, key: &str) -> Result<(), MetaError>;
     /// Up to `limit` queued blob keys, oldest first, counting an attempt on each.
     async fn pending_blob_deletions(&self, limit: u32) -> Result<Vec<String>, MetaError>;
+
+    /// One page of a listing, with the cursor of the next page and, when asked, the total.
+    async fn list_files(&self, query: &FileQuery) -> Result<FilePage, MetaError>;
+
+    /// Relates a file to an object; returns the association and whether it is new (an existing pair
+    /// is returned as it is).
+    async fn add_association(
+        &self,
+        file: FileId,
+        entity: &EntityRef,
+        now: DateTime<Utc>,
+    ) -> Result<(Association, bool), MetaError>;
+    /// Removes one association of a file; false when there is no such association.
+    async fn delete_association(&self, file: FileId, id: Uuid) -> Result<bool, MetaError>;
+    /// Files associated with an object (at most `limit`).
+    async fn files_of_entity(
+        &self,
+        entity: &EntityRef,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, MetaError>;
+    /// Removes the object's associations with the given files; returns how many went.
+    async fn unlink_entity(&self, entity: &EntityRef, files: &[FileId]) -> Result<u64, MetaError>;
+
+    async fn insert_category(&self, category: &Category) -> Result<(), MetaError>;
+    async fn get_category(&self, key: &str) -> Result<Option<Category>, MetaError>;
+    async fn list_categories(&self) -> Result<Vec<Category>, MetaError>;
+    async fn update_category(&self, category: &Category) -> Result<bool, MetaError>;
+    /// Deletes a category; with `force`, clears it from its files first, otherwise refuses with
+    /// `Conflict` when files use it.
+    async fn delete_category(&self, key: &str, force: bool) -> Result<bool, MetaError>;
+
+    /// Records the single-use upload URL of a pending file.
+    async fn insert_direct_upload(
+        &self,
+        file: FileId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), MetaError>;
+    /// Marks the upload URL used; false when it was used already (or never existed).
+    async fn use_direct_upload(&self, file: FileId) -> Result<bool, MetaError>;
+    /// Marks a pending file `cancelled` (its row stays until clean-up); false unless it was pending.
+    async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError>;
+    /// Pending or cancelled files to clean up: direct uploads whose URL expired before `now`, and
+    /// other uploads (interrupted by a crash) not touched since `stale_before`.
+    async fn expired_uploads(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, MetaError>;
+}
+
+/// One page of files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilePage {
+    pub files: Vec<FileRecord>,
+    pub next_cursor: Option<String>,
+    pub total_count: Option<u64>,
 }

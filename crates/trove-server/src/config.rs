@@ -58,6 +58,11 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Largest JSON request body, in bytes.
     pub max_json_body: usize,
+    /// Seconds a direct upload stays open (`TROVE_UPLOAD_EXPIRY`).
+    pub upload_expiry_secs: u64,
+    /// Keys for signed URLs (`TROVE_SIGNING_KEY`, comma-separated, at least 32 bytes each); the first
+    /// signs. Generated into the data directory when unset.
+    pub signing_keys: Vec<String>,
 }
 
 impl Config {
@@ -189,6 +194,29 @@ impl Config {
                 ));
             }
         }
+        let upload_expiry_secs = match get("upload_expiry") {
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                bad(
+                    "TROVE_UPLOAD_EXPIRY",
+                    format!("'{v}' is not a positive number of seconds"),
+                )
+            })?,
+            None => 3600,
+        };
+        let signing_keys: Vec<String> = get("signing_key")
+            .map(|v| {
+                v.split(',')
+                    .map(|k| k.trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if signing_keys.iter().any(|k| k.len() < 32) {
+            return Err(bad(
+                "TROVE_SIGNING_KEY",
+                "every key must be at least 32 bytes",
+            ));
+        }
         Ok(Self {
             addr,
             data_dir,
@@ -208,6 +236,8 @@ impl Config {
             },
             cors_origins,
             max_json_body,
+            upload_expiry_secs,
+            signing_keys,
         })
     }
 

@@ -23,10 +23,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// How the content is to be presented.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
     /// `?download=1`: `Content-Disposition: attachment`.
     pub attachment: bool,
+    /// Replaces the bucket's `Cache-Control` (signed URLs cache only while they are valid).
+    pub cache_control: Option<String>,
 }
 
 /// The `Cache-Control` for a file: the bucket's, made `private` for private files so that shared
@@ -92,7 +94,15 @@ pub async fn serve(
     let mut builder = Response::builder()
         .header(header::ETAG, value(&file.etag))
         .header(header::LAST_MODIFIED, value(&last_modified_text))
-        .header(header::CACHE_CONTROL, value(&cache_control(bucket, file)))
+        .header(
+            header::CACHE_CONTROL,
+            value(
+                &opts
+                    .cache_control
+                    .clone()
+                    .unwrap_or_else(|| cache_control(bucket, file)),
+            ),
+        )
         .header(header::ACCEPT_RANGES, "bytes");
     let honor_range = match outcome {
         Outcome::NotModified => {

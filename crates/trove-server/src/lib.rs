@@ -13,4 +13,5 @@ pub mod rest;
 pub mod secrets;
 pub mod server;
 pub mod service;
+pub mod signing;
 pub mod state;

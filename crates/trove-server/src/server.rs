@@ -15,15 +15,17 @@ use trove_meta::sqlite::SqliteMetaStore;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::secrets;
-use crate::service::files;
+use crate::service::uploads;
+use crate::signing::Signer;
 use crate::state::AppState;
 
-/// How often queued blob deletions are retried.
+/// How often expired uploads are removed and queued blob deletions retried.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where the admin key and development JWT secret live when not configured.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
+pub const SIGNING_KEY_FILE: &str = "signing-key";
 
 /// Fills in the secrets the configuration leaves out, from (or into) the data directory.
 ///
@@ -32,6 +34,9 @@ pub const JWT_SECRET_FILE: &str = "jwt-secret";
 pub fn resolve_secrets(config: &mut Config) -> anyhow::Result<()> {
     if config.admin_key.is_none() {
         config.admin_key = Some(secrets::load_or_create(&config.data_dir, ADMIN_KEY_FILE)?);
+    }
+    if config.signing_keys.is_empty() {
+        config.signing_keys = vec![secrets::load_or_create(&config.data_dir, SIGNING_KEY_FILE)?];
     }
     let jwt = &config.jwt;
     if jwt.secret.is_none() && jwt.public_key_pem.is_none() && jwt.jwks_url.is_none() {
@@ -56,11 +61,20 @@ pub async fn build_state(mut config: Config) -> anyhow::Result<AppState> {
         .await?;
     let auth = Authenticator::new(config.admin_key.as_deref().unwrap_or_default(), &config.jwt)
         .map_err(|e| anyhow::anyhow!(e))?;
+    let signer = Signer::new(
+        config
+            .signing_keys
+            .iter()
+            .map(|k| k.as_bytes().to_vec())
+            .collect(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     Ok(AppState {
         config: Arc::new(config),
         meta,
         blobs,
         auth: Arc::new(auth),
+        signer: Arc::new(signer),
     })
 }
 
@@ -91,8 +105,8 @@ impl Server {
             let mut tick = tokio::time::interval(SWEEP_INTERVAL);
             loop {
                 tick.tick().await;
-                if let Err(e) = files::sweep_blob_deletions(&sweeper).await {
-                    tracing::warn!(error = ?e, "blob clean-up failed");
+                if let Err(e) = uploads::collect_garbage(&sweeper).await {
+                    tracing::warn!(error = ?e, "clean-up failed");
                 }
             }
         });

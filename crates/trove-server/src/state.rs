@@ -7,6 +7,7 @@ use trove_meta::MetaStore;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::signing::Signer;
 
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
@@ -15,4 +16,5 @@ pub struct AppState {
     pub meta: Arc<dyn MetaStore>,
     pub blobs: BlobStore,
     pub auth: Arc<Authenticator>,
+    pub signer: Arc<Signer>,
 }

@@ -3,7 +3,12 @@
 //! WAL journal with `synchronous = FULL`: a commit is on disk before it returns, so a file row that
 //! says `ready` survives a crash or power loss. Readers never block the single writer.
 
+mod associations;
+mod categories;
+mod files;
+mod list;
 mod rows;
+mod uploads;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,10 +18,13 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use trove_core::time::to_millis;
-use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus};
+use trove_core::{
+    Association, Bucket, BucketId, Category, EntityRef, FileId, FileQuery, FileRecord,
+};
+use uuid::Uuid;
 
-use crate::{MetaError, MetaStore, StoredContent};
-use rows::{bucket_from_prefixed_row, bucket_from_row, file_from_row, map_err};
+use crate::{FilePage, MetaError, MetaStore, StoredContent};
+use rows::{bucket_from_row, map_err};
 
 /// The SQLite metadata store.
 #[derive(Debug, Clone)]
@@ -24,8 +32,14 @@ pub struct SqliteMetaStore {
     pool: SqlitePool,
 }
 
-const FILE_COLUMNS: &str = "id, bucket_id, name, mime_type, size, etag, status, metadata, visibility, access, \
-     tenant_id, uploaded_by_user_id, checksum_sha256, revision, created_at, updated_at";
+/// Every file column, plus the file's associations as a JSON array, from `files f`.
+pub(crate) const FILE_SELECT: &str = "SELECT f.id, f.bucket_id, f.name, f.mime_type, f.size, f.etag, \
+     f.status, f.metadata, f.visibility, f.access, f.category, f.tenant_id, f.uploaded_by_user_id, \
+     f.checksum_sha256, f.revision, f.created_at, f.updated_at, \
+     (SELECT json_group_array(json_object('id', x.id, 'entityName', x.entity_name, \
+       'entityReference', x.entity_reference, 'createdAt', x.created_at)) FROM \
+       (SELECT id, entity_name, entity_reference, created_at FROM file_associations \
+        WHERE file_id = f.id ORDER BY created_at, id) x) AS associations FROM files f";
 
 impl SqliteMetaStore {
     /// Opens (creating if needed) the database at a `sqlite://` URL and runs the migrations.
@@ -66,17 +80,6 @@ impl SqliteMetaStore {
             .await
             .map_err(|e| MetaError::Backend(e.to_string()))?;
         Ok(Self { pool })
-    }
-
-    async fn fetch_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?"));
-        sqlx::query(sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .map(|r| file_from_row(&r))
-            .transpose()
     }
 }
 
@@ -193,46 +196,11 @@ impl MetaStore for SqliteMetaStore {
         after: Option<FileId>,
         limit: u32,
     ) -> Result<Vec<FileRecord>, MetaError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE bucket_id = ? AND id > ? ORDER BY id LIMIT ?"
-        ));
-        sqlx::query(sql)
-            .bind(id.as_str())
-            .bind(after.map(|a| a.to_string()).unwrap_or_default())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(file_from_row)
-            .collect()
+        self.page_of_bucket(id, after, limit).await
     }
 
     async fn insert_file(&self, f: &FileRecord) -> Result<(), MetaError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ));
-        sqlx::query(sql)
-            .bind(f.id.to_string())
-            .bind(f.bucket_id.as_str())
-            .bind(f.name.as_str())
-            .bind(f.mime_type.as_str())
-            .bind(f.size as i64)
-            .bind(f.etag.as_str())
-            .bind(f.status.as_str())
-            .bind(f.metadata.to_string())
-            .bind(f.visibility.as_str())
-            .bind(f.access.as_str())
-            .bind(f.tenant_id.as_ref().map(|t| t.0.clone()))
-            .bind(f.uploaded_by_user_id.as_ref().map(|u| u.0.clone()))
-            .bind(f.checksum_sha256.clone())
-            .bind(f.revision.map(|r| r.to_string()))
-            .bind(to_millis(f.created_at))
-            .bind(to_millis(f.updated_at))
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        self.insert(f).await
     }
 
     async fn get_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
@@ -243,43 +211,11 @@ impl MetaStore for SqliteMetaStore {
         &self,
         id: FileId,
     ) -> Result<Option<(FileRecord, Bucket)>, MetaError> {
-        let row = sqlx::query(
-            "SELECT f.id, f.bucket_id, f.name, f.mime_type, f.size, f.etag, f.status, f.metadata, \
-             f.visibility, f.access, f.tenant_id, f.uploaded_by_user_id, f.checksum_sha256, f.revision, \
-             f.created_at, f.updated_at, b.id AS b_id, b.cache_control AS b_cache_control, \
-             b.download_expiration AS b_download_expiration, \
-             b.min_upload_file_size AS b_min_upload_file_size, \
-             b.max_upload_file_size AS b_max_upload_file_size, \
-             b.presigned_urls_enabled AS b_presigned_urls_enabled, \
-             b.allowed_mime_types AS b_allowed_mime_types, \
-             b.default_visibility AS b_default_visibility, b.created_at AS b_created_at, \
-             b.updated_at AS b_updated_at \
-             FROM files f JOIN buckets b ON b.id = f.bucket_id WHERE f.id = ?",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
-        match row {
-            None => Ok(None),
-            Some(r) => Ok(Some((file_from_row(&r)?, bucket_from_prefixed_row(&r, "b_")?))),
-        }
+        self.fetch_file_with_bucket(id).await
     }
 
     async fn update_file_fields(&self, f: &FileRecord) -> Result<bool, MetaError> {
-        let done = sqlx::query(
-            "UPDATE files SET name = ?, metadata = ?, visibility = ?, access = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(f.name.as_str())
-        .bind(f.metadata.to_string())
-        .bind(f.visibility.as_str())
-        .bind(f.access.as_str())
-        .bind(to_millis(f.updated_at))
-        .bind(f.id.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        self.update_fields(f).await
     }
 
     async fn complete_upload(
@@ -288,26 +224,7 @@ impl MetaStore for SqliteMetaStore {
         c: &StoredContent,
         now: DateTime<Utc>,
     ) -> Result<FileRecord, MetaError> {
-        let done = sqlx::query(
-            "UPDATE files SET status = 'ready', size = ?, mime_type = ?, checksum_sha256 = ?, etag = ?, \
-             updated_at = ? WHERE id = ? AND status = 'upload_pending' AND revision = ?",
-        )
-        .bind(c.size as i64)
-        .bind(c.mime_type.as_str())
-        .bind(c.checksum_sha256.as_str())
-        .bind(c.etag.as_str())
-        .bind(to_millis(now))
-        .bind(id.to_string())
-        .bind(c.revision.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Err(MetaError::Stale(format!("file {id} is no longer pending")));
-        }
-        self.fetch_file(id)
-            .await?
-            .ok_or_else(|| MetaError::Stale(format!("file {id} vanished")))
+        self.complete(id, c, now).await
     }
 
     async fn replace_content(
@@ -316,70 +233,14 @@ impl MetaStore for SqliteMetaStore {
         c: &StoredContent,
         now: DateTime<Utc>,
     ) -> Result<(FileRecord, Option<String>), MetaError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?"));
-        let Some(old) = sqlx::query(sql)
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .map(|r| file_from_row(&r))
-            .transpose()?
-        else {
-            return Err(MetaError::Stale(format!("file {id} vanished")));
-        };
-        if old.status != FileStatus::Ready {
-            return Err(MetaError::Stale(format!("file {id} is not ready")));
-        }
-        sqlx::query(
-            "UPDATE files SET size = ?, mime_type = ?, checksum_sha256 = ?, etag = ?, revision = ?, \
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(c.size as i64)
-        .bind(c.mime_type.as_str())
-        .bind(c.checksum_sha256.as_str())
-        .bind(c.etag.as_str())
-        .bind(c.revision.to_string())
-        .bind(to_millis(now))
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let old_key = old.current_blob_key();
-        if let Some(key) = &old_key {
-            queue_deletion(&mut tx, key).await?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        let new = self
-            .fetch_file(id)
-            .await?
-            .ok_or_else(|| MetaError::Stale(format!("file {id} vanished")))?;
-        Ok((new, old_key))
+        self.replace(id, c, now).await
     }
 
     async fn delete_file(
         &self,
         id: FileId,
     ) -> Result<Option<(FileRecord, Option<String>)>, MetaError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let sql = sqlx::AssertSqlSafe(format!(
-            "DELETE FROM files WHERE id = ? RETURNING {FILE_COLUMNS}"
-        ));
-        let Some(row) = sqlx::query(sql)
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?
-        else {
-            return Ok(None);
-        };
-        let file = file_from_row(&row)?;
-        let key = file.current_blob_key();
-        if let Some(key) = &key {
-            queue_deletion(&mut tx, key).await?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(Some((file, key)))
+        self.delete(id).await
     }
 
     async fn queue_blob_deletion(&self, key: &str) -> Result<(), MetaError> {
@@ -410,9 +271,83 @@ impl MetaStore for SqliteMetaStore {
             .map(|r| r.try_get::<String, _>(0).map_err(map_err))
             .collect()
     }
+
+    async fn list_files(&self, query: &FileQuery) -> Result<FilePage, MetaError> {
+        self.list(query).await
+    }
+
+    async fn add_association(
+        &self,
+        file: FileId,
+        entity: &EntityRef,
+        now: DateTime<Utc>,
+    ) -> Result<(Association, bool), MetaError> {
+        self.associate(file, entity, now).await
+    }
+
+    async fn delete_association(&self, file: FileId, id: Uuid) -> Result<bool, MetaError> {
+        self.dissociate(file, id).await
+    }
+
+    async fn files_of_entity(
+        &self,
+        entity: &EntityRef,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, MetaError> {
+        self.entity_files(entity, limit).await
+    }
+
+    async fn unlink_entity(&self, entity: &EntityRef, files: &[FileId]) -> Result<u64, MetaError> {
+        self.unlink(entity, files).await
+    }
+
+    async fn insert_category(&self, category: &Category) -> Result<(), MetaError> {
+        self.category_insert(category).await
+    }
+
+    async fn get_category(&self, key: &str) -> Result<Option<Category>, MetaError> {
+        self.category_get(key).await
+    }
+
+    async fn list_categories(&self) -> Result<Vec<Category>, MetaError> {
+        self.category_list().await
+    }
+
+    async fn update_category(&self, category: &Category) -> Result<bool, MetaError> {
+        self.category_update(category).await
+    }
+
+    async fn delete_category(&self, key: &str, force: bool) -> Result<bool, MetaError> {
+        self.category_delete(key, force).await
+    }
+
+    async fn insert_direct_upload(
+        &self,
+        file: FileId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), MetaError> {
+        self.direct_upload_insert(file, expires_at).await
+    }
+
+    async fn use_direct_upload(&self, file: FileId) -> Result<bool, MetaError> {
+        self.direct_upload_use(file).await
+    }
+
+    async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
+        self.cancel(file, now).await
+    }
+
+    async fn expired_uploads(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, MetaError> {
+        self.expired(now, stale_before, limit).await
+    }
 }
 
-async fn queue_deletion(
+pub(crate) async fn queue_deletion(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     key: &str,
 ) -> Result<(), MetaError> {

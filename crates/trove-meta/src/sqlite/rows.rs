@@ -4,8 +4,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use trove_core::time::from_millis;
 use trove_core::{
-    Access, Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId, TenantId, UserId,
-    Visibility,
+    Access, Association, Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId, TenantId,
+    UserId, Visibility,
 };
 
 use crate::MetaError;
@@ -52,6 +52,7 @@ pub(crate) fn bucket_from_prefixed_row(r: &SqliteRow, prefix: &str) -> Result<Bu
 
 pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRecord, MetaError> {
     let id: String = r.try_get("id").map_err(map_err)?;
+    let file_id = FileId::parse(&id).ok_or_else(|| corrupt("file id"))?;
     let status: String = r.try_get("status").map_err(map_err)?;
     let status = FileStatus::parse(&status).ok_or_else(|| corrupt("status"))?;
     let metadata: String = r.try_get("metadata").map_err(map_err)?;
@@ -59,7 +60,7 @@ pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRecord, MetaError> {
     let access: String = r.try_get("access").map_err(map_err)?;
     let revision: Option<String> = r.try_get("revision").map_err(map_err)?;
     Ok(FileRecord {
-        id: FileId::parse(&id).ok_or_else(|| corrupt("file id"))?,
+        id: file_id,
         bucket_id: BucketId(r.try_get("bucket_id").map_err(map_err)?),
         name: r.try_get("name").map_err(map_err)?,
         mime_type: r.try_get("mime_type").map_err(map_err)?,
@@ -79,6 +80,11 @@ pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRecord, MetaError> {
             .map_err(map_err)?
             .map(UserId),
         checksum_sha256: r.try_get("checksum_sha256").map_err(map_err)?,
+        category: r.try_get("category").map_err(map_err)?,
+        associations: associations_from_json(
+            file_id,
+            &r.try_get::<String, _>("associations").map_err(map_err)?,
+        )?,
         created_at: from_millis(r.try_get("created_at").map_err(map_err)?),
         updated_at: from_millis(r.try_get("updated_at").map_err(map_err)?),
         revision: match revision {
@@ -88,4 +94,29 @@ pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRecord, MetaError> {
             None => None,
         },
     })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssociationJson {
+    id: String,
+    entity_name: String,
+    entity_reference: String,
+    created_at: i64,
+}
+
+fn associations_from_json(file: FileId, json: &str) -> Result<Vec<Association>, MetaError> {
+    let rows: Vec<AssociationJson> =
+        serde_json::from_str(json).map_err(|_| corrupt("associations"))?;
+    rows.into_iter()
+        .map(|a| {
+            Ok(Association {
+                id: uuid::Uuid::parse_str(&a.id).map_err(|_| corrupt("association id"))?,
+                file_id: file,
+                entity_name: a.entity_name,
+                entity_reference: a.entity_reference,
+                created_at: from_millis(a.created_at),
+            })
+        })
+        .collect()
 }

@@ -1,14 +1,19 @@
 //! The REST API: one file per action, each a thin shell over [`crate::service`].
 
+pub mod associations;
 pub mod buckets;
+pub mod categories;
 pub mod files;
 pub mod health;
 mod json;
+pub mod public;
 mod query;
+pub mod uploads;
+pub mod view;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 
 use crate::state::AppState;
 pub use json::Json;
@@ -37,11 +42,54 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .patch(files::update::handler)
                 .delete(files::delete::handler),
         )
+        .route("/v1/files/{id}/public", post(files::make_public::handler))
+        .route("/v1/files/{id}/private", post(files::make_private::handler))
+        .route(
+            "/v1/files/{id}/signed-url",
+            post(files::signed_url::handler),
+        )
+        .route(
+            "/v1/files/{id}/associations",
+            get(associations::list).post(associations::create),
+        )
+        .route(
+            "/v1/files/{id}/associations/{association_id}",
+            delete(associations::delete),
+        )
+        .route("/v1/associations", delete(associations::delete_entity))
+        .route(
+            "/v1/categories",
+            get(categories::list).post(categories::create),
+        )
+        .route(
+            "/v1/categories/{key}",
+            get(categories::get)
+                .patch(categories::update)
+                .delete(categories::delete),
+        )
+        .route("/v1/uploads", post(uploads::create))
+        .route("/v1/uploads/{id}", delete(uploads::cancel))
+        .route("/v1/uploads/{id}/complete", post(uploads::complete))
+        .route(
+            "/public/{id}/{name}",
+            get(public::public_file).head(public::public_file),
+        )
+        .route(
+            "/v1/signed/{id}",
+            get(public::signed_file).head(public::signed_file),
+        )
         .layer(json_limit)
         // Uploads stream without a body limit; the bucket's size rules bound them instead.
         .route(
             "/v1/files",
-            axum::routing::post(files::upload::handler).layer(DefaultBodyLimit::disable()),
+            post(files::upload::handler)
+                .layer(DefaultBodyLimit::disable())
+                .get(files::list::handler)
+                .delete(files::delete_many::handler),
+        )
+        .route(
+            "/v1/uploads/{id}",
+            put(uploads::put).layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/v1/files/{id}/content",

@@ -1,7 +1,7 @@
 //! Receiving file content: one streaming path for every kind of upload.
 //!
 //! The body is never held in memory. The first few KiB are kept to decide the MIME type; then every
-//! chunk is hashed (SHA-256), counted against the bucket's limits and written to the blob store as it
+//! chunk is hashed (SHA-256), counted against the size rules and written to the blob store as it
 //! arrives. A file becomes `ready` only after the blob store reports the bytes durable.
 
 use bytes::Bytes;
@@ -9,8 +9,8 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use trove_core::mime::{self, SNIFF_LEN};
 use trove_core::{
-    Access, Bucket, ErrorCode, FileId, FileRecord, FileStatus, Principal, RevisionId, Visibility,
-    time, validate,
+    Access, Association, Bucket, Category, ContentRules, EntityRef, ErrorCode, FileId, FileRecord,
+    FileStatus, Principal, RevisionId, Visibility, time, validate,
 };
 use trove_meta::StoredContent;
 
@@ -22,54 +22,89 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct NewFile {
     pub bucket: Bucket,
+    pub category: Option<Category>,
     pub name: String,
     pub declared_type: Option<String>,
     pub visibility: Option<Visibility>,
     pub access: Option<Access>,
     pub metadata: serde_json::Value,
+    pub associations: Vec<EntityRef>,
 }
 
-/// Size limits that apply to one upload.
-#[derive(Debug, Clone, Copy)]
-pub struct SizeLimits {
-    pub min: u64,
-    pub max: u64,
-}
-
-impl SizeLimits {
-    pub fn of(bucket: &Bucket) -> Self {
-        Self {
-            min: bucket.min_upload_file_size,
-            max: bucket.max_upload_file_size,
-        }
+impl NewFile {
+    fn rules(&self) -> ContentRules {
+        ContentRules::new(&self.bucket, self.category.as_ref())
     }
 
-    /// Refuses a declared length above the maximum before any byte is read.
-    pub fn check_declared(&self, content_length: Option<u64>) -> ApiResult<()> {
-        match content_length {
-            Some(len) if len > self.max => Err(too_large(self.max)),
-            _ => Ok(()),
-        }
+    /// The pending row for this file: defaults from the category, then the bucket.
+    pub fn pending_row(&self, p: &Principal, mime_type: String) -> ApiResult<FileRecord> {
+        let name = validate::file_name(&self.name)?;
+        validate::metadata(&self.metadata)?;
+        let associations = trove_core::association::validate_list(self.associations.clone())?;
+        let (owner, tenant) = p.upload_identity();
+        let now = time::now();
+        let id = FileId::new();
+        let category = self.category.as_ref();
+        Ok(FileRecord {
+            id,
+            bucket_id: self.bucket.id.clone(),
+            name,
+            mime_type,
+            size: 0,
+            etag: String::new(),
+            is_uploaded: false,
+            status: FileStatus::UploadPending,
+            metadata: self.metadata.clone(),
+            visibility: self
+                .visibility
+                .or(category.and_then(|c| c.default_visibility))
+                .unwrap_or(self.bucket.default_visibility),
+            access: self
+                .access
+                .or(category.and_then(|c| c.default_access))
+                .unwrap_or_default(),
+            tenant_id: tenant,
+            uploaded_by_user_id: owner,
+            checksum_sha256: None,
+            category: category.map(|c| c.key.clone()),
+            associations: associations
+                .into_iter()
+                .map(|e| Association {
+                    id: uuid::Uuid::now_v7(),
+                    file_id: id,
+                    entity_name: e.entity_name,
+                    entity_reference: e.entity_reference,
+                    created_at: now,
+                })
+                .collect(),
+            created_at: now,
+            updated_at: now,
+            revision: Some(RevisionId::new()),
+        })
     }
 }
 
-fn too_large(max: u64) -> ApiError {
-    ApiError::new(
-        ErrorCode::FileTooLarge,
-        format!("the file exceeds the maximum size of {max} bytes"),
-    )
+fn api(e: trove_core::TroveError) -> ApiError {
+    e.into()
+}
+
+/// Refuses a declared length above the maximum before any byte is read.
+pub fn check_declared(rules: &ContentRules, content_length: Option<u64>) -> ApiResult<()> {
+    match content_length {
+        Some(len) if len > rules.max_size => rules.check_size(len).map_err(api),
+        _ => Ok(()),
+    }
 }
 
 /// A body whose first bytes have been read for MIME detection.
 struct Peeked<S> {
     head: Vec<Bytes>,
-    head_len: usize,
     rest: S,
 }
 
 impl<S> Peeked<S> {
     fn head_bytes(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(self.head_len.min(SNIFF_LEN));
+        let mut buf = Vec::with_capacity(SNIFF_LEN);
         for chunk in &self.head {
             let take = (SNIFF_LEN - buf.len()).min(chunk.len());
             buf.extend_from_slice(&chunk[..take]);
@@ -81,55 +116,40 @@ impl<S> Peeked<S> {
     }
 }
 
-async fn peek<S, E>(mut body: S, limits: SizeLimits) -> ApiResult<Peeked<S>>
+async fn peek<S, E>(mut body: S, rules: &ContentRules) -> ApiResult<Peeked<S>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let mut head = Vec::new();
-    let mut head_len = 0usize;
-    while head_len < SNIFF_LEN {
+    let mut head_len = 0u64;
+    while head_len < SNIFF_LEN as u64 {
         match body.next().await {
             Some(chunk) => {
                 let chunk = chunk.map_err(body_error)?;
-                head_len += chunk.len();
-                if head_len as u64 > limits.max {
-                    return Err(too_large(limits.max));
+                head_len += chunk.len() as u64;
+                if head_len > rules.max_size {
+                    rules.check_size(head_len).map_err(api)?;
                 }
                 head.push(chunk);
             }
             None => break,
         }
     }
-    Ok(Peeked {
-        head,
-        head_len,
-        rest: body,
-    })
+    Ok(Peeked { head, rest: body })
 }
 
 fn body_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::invalid(format!("the request body could not be read: {e}"))
 }
 
-/// Checks the decided MIME type against the allowed patterns.
-pub fn check_mime(mime_type: &str, allowed: &[String]) -> ApiResult<()> {
-    if validate::mime_allowed(mime_type, allowed) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::MimeTypeNotAllowed,
-            format!("files of type {mime_type} are not allowed here"),
-        ))
-    }
-}
-
-/// Streams the rest of the body into the blob `key`; returns size and SHA-256 once durable.
+/// Streams the body into the blob `key`; returns size and SHA-256 once durable. Nothing is left
+/// under `key` when it fails.
 async fn write_blob<S, E>(
     state: &AppState,
     key: &str,
     body: Peeked<S>,
-    limits: SizeLimits,
+    rules: &ContentRules,
 ) -> ApiResult<(u64, String)>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -138,7 +158,7 @@ where
     let mut writer = state.blobs.writer(key).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let Peeked { head, mut rest, .. } = body;
+    let Peeked { head, mut rest } = body;
     let mut pending = head.into_iter();
     let outcome: ApiResult<()> = async {
         loop {
@@ -150,22 +170,13 @@ where
                 },
             };
             size += chunk.len() as u64;
-            if size > limits.max {
-                return Err(too_large(limits.max));
+            if size > rules.max_size {
+                rules.check_size(size).map_err(api)?;
             }
             hasher.update(&chunk);
             writer.write(chunk).await?;
         }
-        if size < limits.min {
-            return Err(ApiError::new(
-                ErrorCode::FileTooSmall,
-                format!(
-                    "the file is smaller than the minimum size of {} bytes",
-                    limits.min
-                ),
-            ));
-        }
-        Ok(())
+        rules.check_size(size).map_err(api)
     }
     .await;
     match outcome {
@@ -178,6 +189,36 @@ where
             Err(e)
         }
     }
+}
+
+/// Receives content into a blob for `file`'s `revision` under `rules`, deciding the MIME type from
+/// the bytes; returns what was stored once it is durable.
+async fn receive<S, E>(
+    state: &AppState,
+    file: &FileRecord,
+    revision: RevisionId,
+    rules: &ContentRules,
+    declared_type: Option<&str>,
+    content_length: Option<u64>,
+    body: S,
+) -> ApiResult<StoredContent>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    check_declared(rules, content_length)?;
+    let peeked = peek(body, rules).await?;
+    let mime_type = mime::decide(&peeked.head_bytes(), declared_type, &file.name);
+    rules.check_mime(&mime_type).map_err(api)?;
+    let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
+    let (size, sha) = write_blob(state, &key, peeked, rules).await?;
+    Ok(StoredContent {
+        revision,
+        size,
+        mime_type,
+        etag: FileRecord::etag_for(&sha),
+        checksum_sha256: sha,
+    })
 }
 
 /// Creates a file from a streamed body: checks, pending row, durable blob, then `ready`.
@@ -193,39 +234,20 @@ where
     E: std::fmt::Display,
 {
     p.require_upload()?;
-    let name = validate::file_name(&new.name)?;
-    validate::metadata(&new.metadata)?;
-    let limits = SizeLimits::of(&new.bucket);
-    limits.check_declared(content_length)?;
-    let peeked = peek(body, limits).await?;
-    let mime_type = mime::decide(&peeked.head_bytes(), new.declared_type.as_deref(), &name);
-    check_mime(&mime_type, &new.bucket.allowed_mime_types)?;
-
-    let (owner, tenant) = p.upload_identity();
-    let now = time::now();
-    let revision = RevisionId::new();
-    let file = FileRecord {
-        id: FileId::new(),
-        bucket_id: new.bucket.id.clone(),
-        name,
-        mime_type: mime_type.clone(),
-        size: 0,
-        etag: String::new(),
-        is_uploaded: false,
-        status: FileStatus::UploadPending,
-        metadata: new.metadata,
-        visibility: new.visibility.unwrap_or(new.bucket.default_visibility),
-        access: new.access.unwrap_or_default(),
-        tenant_id: tenant,
-        uploaded_by_user_id: owner,
-        checksum_sha256: None,
-        created_at: now,
-        updated_at: now,
-        revision: Some(revision),
-    };
+    let rules = new.rules();
+    check_declared(&rules, content_length)?;
+    let peeked = peek(body, &rules).await?;
+    let mime_type = mime::decide(
+        &peeked.head_bytes(),
+        new.declared_type.as_deref(),
+        &new.name,
+    );
+    rules.check_mime(&mime_type).map_err(api)?;
+    let file = new.pending_row(p, mime_type.clone())?;
+    let revision = file.revision.unwrap_or_default();
     state.meta.insert_file(&file).await?;
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
-    let (size, sha) = match write_blob(state, &key, peeked, limits).await {
+    let (size, sha) = match write_blob(state, &key, peeked, &rules).await {
         Ok(done) => done,
         Err(e) => {
             // Nothing of a refused upload stays: the row goes, and its blob never became visible.
@@ -248,12 +270,60 @@ where
         .await?)
 }
 
+/// Receives the content of a pending file (a direct upload) and makes it ready.
+pub async fn fill<S, E>(
+    state: &AppState,
+    file: &FileRecord,
+    rules: &ContentRules,
+    declared_type: Option<&str>,
+    content_length: Option<u64>,
+    body: S,
+) -> ApiResult<FileRecord>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let revision = file
+        .revision
+        .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "the file has no pending upload"))?;
+    let content = receive(
+        state,
+        file,
+        revision,
+        rules,
+        declared_type,
+        content_length,
+        body,
+    )
+    .await?;
+    match state
+        .meta
+        .complete_upload(file.id, &content, time::now())
+        .await
+    {
+        Ok(ready) => Ok(ready),
+        Err(trove_meta::MetaError::Stale(_)) => {
+            // Cancelled meanwhile: the bytes belong to nobody.
+            files::delete_blob_now(
+                state,
+                &FileRecord::blob_key(&file.bucket_id, file.id, revision),
+            )
+            .await;
+            Err(ApiError::new(
+                ErrorCode::Conflict,
+                "the upload was cancelled or completed meanwhile",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Replaces a ready file's content with a new revision: the new blob is written beside the old
 /// one, the row switches to it in one transaction, then the old blob is deleted.
 pub async fn replace<S, E>(
     state: &AppState,
     file: FileRecord,
-    bucket: &Bucket,
+    rules: &ContentRules,
     declared_type: Option<String>,
     content_length: Option<u64>,
     body: S,
@@ -268,21 +338,17 @@ where
             "the file has no content to replace yet",
         ));
     }
-    let limits = SizeLimits::of(bucket);
-    limits.check_declared(content_length)?;
-    let peeked = peek(body, limits).await?;
-    let mime_type = mime::decide(&peeked.head_bytes(), declared_type.as_deref(), &file.name);
-    check_mime(&mime_type, &bucket.allowed_mime_types)?;
     let revision = RevisionId::new();
-    let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
-    let (size, sha) = write_blob(state, &key, peeked, limits).await?;
-    let content = StoredContent {
+    let content = receive(
+        state,
+        &file,
         revision,
-        size,
-        mime_type,
-        etag: FileRecord::etag_for(&sha),
-        checksum_sha256: sha,
-    };
+        rules,
+        declared_type.as_deref(),
+        content_length,
+        body,
+    )
+    .await?;
     match state
         .meta
         .replace_content(file.id, &content, time::now())
@@ -296,10 +362,11 @@ where
         }
         Err(e) => {
             // The file vanished or changed state meanwhile: the new blob belongs to nobody.
-            if let Err(qe) = state.meta.queue_blob_deletion(&key).await {
-                tracing::warn!(key, error = %qe, "could not queue an orphaned blob");
-            }
-            files::delete_blob(state, &key).await;
+            files::delete_blob_now(
+                state,
+                &FileRecord::blob_key(&file.bucket_id, file.id, revision),
+            )
+            .await;
             match e {
                 trove_meta::MetaError::Stale(_) => Err(ApiError::not_found("file")),
                 other => Err(other.into()),

@@ -32,7 +32,10 @@ pub async fn handler(
         &bucket,
         &method,
         &headers,
-        ServeOptions { attachment },
+        ServeOptions {
+            attachment,
+            cache_control: None,
+        },
     )
     .await
 }

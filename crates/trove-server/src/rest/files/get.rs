@@ -1,9 +1,11 @@
+use axum::Json;
 use axum::extract::{Path, State};
-use trove_core::FileRecord;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::rest::view;
 use crate::service::files;
+use crate::service::view::FileView;
 use crate::state::AppState;
 
 /// `GET /v1/files/{id}`: the file's metadata, 404 unless the caller may read it.
@@ -11,6 +13,7 @@ pub async fn handler(
     State(state): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<FileRecord>> {
-    Ok(axum::Json(files::readable(&state, &p, &id).await?))
+) -> ApiResult<Json<FileView>> {
+    let file = files::readable(&state, &p, &id).await?;
+    Ok(view::file(&state, file))
 }

@@ -1,33 +1,41 @@
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use trove_core::FileRecord;
+use trove_core::ContentRules;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::rest::files::upload::{content_length, content_type};
+use crate::rest::view;
+use crate::service::view::FileView;
 use crate::service::{buckets, files, ingest};
 use crate::state::AppState;
 
-/// `PUT /v1/files/{id}/content`: replaces the content (same checks as an upload), new revision and
-/// ETag.
+/// `PUT /v1/files/{id}/content`: replaces the content (same checks as an upload, including the
+/// file's category), new revision and ETag.
 pub async fn handler(
     State(state): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<axum::Json<FileRecord>> {
+) -> ApiResult<Json<FileView>> {
     let file = files::changeable(&state, &p, &id).await?;
     let bucket = buckets::find(&state, &file.bucket_id).await?;
+    let category = match &file.category {
+        Some(k) => state.meta.get_category(k).await?,
+        None => None,
+    };
+    let rules = ContentRules::new(&bucket, category.as_ref());
     let updated = ingest::replace(
         &state,
         file,
-        &bucket,
+        &rules,
         content_type(&headers),
         content_length(&headers),
         body.into_data_stream(),
     )
     .await?;
-    Ok(axum::Json(updated))
+    Ok(view::file(&state, updated))
 }

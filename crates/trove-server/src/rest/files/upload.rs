@@ -1,14 +1,12 @@
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use trove_core::{Bucket, BucketId, FileRecord, TroveError};
 
 use super::{upload_multipart, upload_raw};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::Query;
-use crate::service::buckets;
+use crate::rest::view::{self, FileList};
 use crate::state::AppState;
 
 /// `POST /v1/files`: `multipart/form-data` with one or more `file` parts → 201 `{"files":[…]}`;
@@ -27,21 +25,15 @@ pub async fn handler(State(state): State<AppState>, req: Request) -> ApiResult<R
         let files = upload_multipart::receive(&state, &p, multipart).await?;
         Ok((
             StatusCode::CREATED,
-            axum::Json(serde_json::json!({ "files": files })),
+            axum::Json(FileList::new(&state, files)),
         )
             .into_response())
     } else {
         let Query(q) =
             Query::<upload_raw::RawQuery>::from_request_parts(&mut parts, &state).await?;
         let file = upload_raw::receive(&state, &p, q, &parts.headers, body).await?;
-        Ok((StatusCode::CREATED, axum::Json(file)).into_response())
+        Ok((StatusCode::CREATED, view::file(&state, file)).into_response())
     }
-}
-
-/// `{"files":[…]}`.
-#[derive(Debug, Serialize)]
-pub struct FileList {
-    pub files: Vec<FileRecord>,
 }
 
 /// The request's media type, lower-cased, without parameters.
@@ -59,18 +51,4 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
-}
-
-/// The bucket an upload goes to: the named one (400 when unknown) or `default`.
-pub async fn target_bucket(state: &AppState, id: Option<&str>) -> ApiResult<Bucket> {
-    let id = match id {
-        None | Some("") => BucketId::default_bucket(),
-        Some(id) => BucketId::parse(id).map_err(ApiError::from)?,
-    };
-    match buckets::find(state, &id).await {
-        Err(e) if e.code == trove_core::ErrorCode::NotFound => {
-            Err(TroveError::invalid(format!("bucket '{id}' does not exist")).into())
-        }
-        other => other,
-    }
 }

@@ -6,11 +6,14 @@ use axum::extract::Multipart;
 use axum::extract::multipart::Field;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use trove_core::{Access, Bucket, ErrorCode, FileRecord, Principal, Visibility, validate};
+use trove_core::{
+    Access, Bucket, Category, EntityRef, ErrorCode, FileRecord, Principal, Visibility, validate,
+};
 
-use super::upload::{FileList, target_bucket};
 use crate::error::{ApiError, ApiResult};
+use crate::rest::view::FileList;
 use crate::service::ingest::{self, NewFile};
+use crate::service::uploads;
 use crate::state::AppState;
 
 /// Largest text field accepted (metadata is at most 64 KiB; this leaves room for escaping).
@@ -30,6 +33,8 @@ struct FileMetadata {
 #[derive(Debug, Default)]
 struct Common {
     bucket_id: Option<String>,
+    category: Option<String>,
+    associations: Vec<EntityRef>,
     visibility: Option<Visibility>,
     access: Option<Access>,
     metadata: Option<Value>,
@@ -58,6 +63,9 @@ fn json_object(field: &str, text: &str) -> ApiResult<Value> {
     Ok(value)
 }
 
+/// The bucket and category named by the common fields.
+type Target = (Option<String>, Option<String>);
+
 /// Stores the files of a multipart request in order. On the first failure the error is returned
 /// with the files stored so far in `data.files`; they stay stored.
 pub async fn receive(
@@ -71,7 +79,7 @@ pub async fn receive(
         Ok(()) if stored.is_empty() => Err(ApiError::invalid("the request has no 'file' part")),
         Ok(()) => Ok(stored),
         Err(e) => Err(e.with_data(
-            serde_json::to_value(FileList { files: stored }).unwrap_or_else(|_| json!({})),
+            serde_json::to_value(FileList::new(state, stored)).unwrap_or_else(|_| json!({})),
         )),
     }
 }
@@ -84,11 +92,19 @@ async fn receive_into(
 ) -> ApiResult<()> {
     let mut common = Common::default();
     let mut next_meta: Option<FileMetadata> = None;
-    let mut buckets: HashMap<String, Bucket> = HashMap::new();
+    let mut targets: HashMap<Target, (Bucket, Option<Category>)> = HashMap::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let field_name = field.name().unwrap_or("").to_owned();
         match field_name.as_str() {
             "bucketId" => common.bucket_id = Some(text(field).await?.trim().to_owned()),
+            "category" => common.category = Some(text(field).await?.trim().to_owned()),
+            "associations" => {
+                common.associations = serde_json::from_str(&text(field).await?).map_err(|_| {
+                    ApiError::invalid(
+                        "associations must be a JSON array of {entityName, entityReference}",
+                    )
+                })?;
+            }
             "visibility" => common.visibility = Some(Visibility::parse(text(field).await?.trim())?),
             "access" => common.access = Some(Access::parse(text(field).await?.trim())?),
             "metadata" => common.metadata = Some(json_object("metadata", &text(field).await?)?),
@@ -111,17 +127,19 @@ async fn receive_into(
                     .ok_or_else(|| {
                         ApiError::new(ErrorCode::InvalidName, "a file part needs a filename")
                     })?;
-                let key = common.bucket_id.clone().unwrap_or_default();
-                let bucket = match buckets.get(&key) {
-                    Some(b) => b.clone(),
+                let key = (common.bucket_id.clone(), common.category.clone());
+                let (bucket, category) = match targets.get(&key) {
+                    Some(t) => t.clone(),
                     None => {
-                        let b = target_bucket(state, common.bucket_id.as_deref()).await?;
-                        buckets.insert(key, b.clone());
-                        b
+                        let t = uploads::target(state, key.0.as_deref(), key.1.as_deref()).await?;
+                        targets.insert(key, t.clone());
+                        t
                     }
                 };
                 let new = NewFile {
                     bucket,
+                    category,
+                    associations: common.associations.clone(),
                     name,
                     declared_type: field.content_type().map(trove_core::mime::normalize),
                     visibility: meta.visibility.or(common.visibility),

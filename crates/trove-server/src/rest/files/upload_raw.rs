@@ -5,9 +5,10 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use trove_core::{Access, ErrorCode, FileRecord, Principal, Visibility};
 
-use super::upload::{content_length, content_type, target_bucket};
+use super::upload::{content_length, content_type};
 use crate::error::{ApiError, ApiResult};
 use crate::service::ingest::{self, NewFile};
+use crate::service::uploads;
 use crate::state::AppState;
 
 /// Query parameters of a raw upload.
@@ -20,6 +21,9 @@ pub struct RawQuery {
     access: Option<String>,
     /// A JSON object, URL-encoded.
     metadata: Option<String>,
+    category: Option<String>,
+    /// A JSON array of `{entityName, entityReference}`, URL-encoded.
+    associations: Option<String>,
 }
 
 pub async fn receive(
@@ -37,8 +41,18 @@ pub async fn receive(
             .map_err(|_| ApiError::invalid("metadata must be a JSON object"))?,
         None => serde_json::json!({}),
     };
+    let associations = match q.associations {
+        Some(a) => serde_json::from_str(&a).map_err(|_| {
+            ApiError::invalid("associations must be a JSON array of {entityName, entityReference}")
+        })?,
+        None => Vec::new(),
+    };
+    let (bucket, category) =
+        uploads::target(state, q.bucket_id.as_deref(), q.category.as_deref()).await?;
     let new = NewFile {
-        bucket: target_bucket(state, q.bucket_id.as_deref()).await?,
+        bucket,
+        category,
+        associations,
         name,
         declared_type: content_type(headers),
         visibility: q.visibility.as_deref().map(Visibility::parse).transpose()?,

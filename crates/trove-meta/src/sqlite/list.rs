@@ -1,0 +1,176 @@
+//! Listings on SQLite: the query's scope, filters, order and keyset cursor as one SQL statement.
+
+use sqlx::{QueryBuilder, Row, Sqlite};
+use trove_core::listing::{CursorValue, FileFilter, ListScope, MimeFilter, Order, OrderBy};
+use trove_core::{FileQuery, FileStatus};
+
+use super::rows::{file_from_row, map_err};
+use super::{FILE_SELECT, SqliteMetaStore};
+use crate::{FilePage, MetaError};
+
+fn column(o: OrderBy) -> &'static str {
+    match o {
+        OrderBy::CreatedAt => "f.created_at",
+        OrderBy::UpdatedAt => "f.updated_at",
+        OrderBy::Name => "f.name",
+        OrderBy::Size => "f.size",
+    }
+}
+
+/// Appends ` AND …` for the scope (the SQL twin of `ListScope::admits`) and every filter.
+fn push_conditions(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope, f: &FileFilter) {
+    if let ListScope::User {
+        user_id,
+        tenant_id,
+        tenant_admin,
+    } = scope
+    {
+        qb.push(" AND (f.uploaded_by_user_id = ")
+            .push_bind(user_id.0.clone());
+        if let Some(t) = tenant_id {
+            qb.push(" OR (f.tenant_id = ").push_bind(t.0.clone());
+            if !tenant_admin {
+                qb.push(" AND (f.access = 'tenant' OR f.visibility = 'public')");
+            }
+            qb.push(")");
+        }
+        qb.push(")");
+    }
+    if let Some(b) = &f.bucket_id {
+        qb.push(" AND f.bucket_id = ").push_bind(b.0.clone());
+    }
+    if let Some(c) = &f.category {
+        qb.push(" AND f.category = ").push_bind(c.clone());
+    }
+    if let Some(name) = &f.entity_name {
+        qb.push(" AND EXISTS (SELECT 1 FROM file_associations a WHERE a.file_id = f.id AND a.entity_name = ")
+            .push_bind(name.clone());
+        if let Some(r) = &f.entity_reference {
+            qb.push(" AND a.entity_reference = ").push_bind(r.clone());
+        }
+        qb.push(")");
+    }
+    if let Some(u) = &f.uploaded_by_user_id {
+        qb.push(" AND f.uploaded_by_user_id = ")
+            .push_bind(u.0.clone());
+    }
+    if let Some(v) = f.visibility {
+        qb.push(" AND f.visibility = ").push_bind(v.as_str());
+    }
+    if let Some(a) = f.access {
+        qb.push(" AND f.access = ").push_bind(a.as_str());
+    }
+    match f.status {
+        Some(s) => qb.push(" AND f.status = ").push_bind(s.as_str()),
+        None => qb
+            .push(" AND f.status <> ")
+            .push_bind(FileStatus::UploadPending.as_str()),
+    };
+    match &f.mime_type {
+        Some(MimeFilter::Exact(m)) => {
+            qb.push(" AND f.mime_type = ").push_bind(m.clone());
+        }
+        Some(MimeFilter::Prefix(p)) => {
+            qb.push(" AND substr(f.mime_type, 1, ")
+                .push_bind(p.len() as i64)
+                .push(") = ")
+                .push_bind(p.clone());
+        }
+        None => {}
+    }
+    if let Some(q) = &f.q {
+        qb.push(" AND instr(lower(f.name), lower(")
+            .push_bind(q.clone())
+            .push(")) > 0");
+    }
+    if let Some(t) = f.created_after {
+        qb.push(" AND f.created_at >= ")
+            .push_bind(t.timestamp_millis());
+    }
+    if let Some(t) = f.created_before {
+        qb.push(" AND f.created_at <= ")
+            .push_bind(t.timestamp_millis());
+    }
+    if let Some(n) = f.min_size {
+        qb.push(" AND f.size >= ").push_bind(n as i64);
+    }
+    if let Some(n) = f.max_size {
+        qb.push(" AND f.size <= ").push_bind(n as i64);
+    }
+    for (key, value) in &f.metadata {
+        // `->` yields the value as JSON text; the query's value matches it as a JSON string, and as
+        // a number, boolean or null when it reads as one.
+        let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
+        let as_string = serde_json::Value::String(value.clone()).to_string();
+        let as_literal = serde_json::from_str::<serde_json::Value>(value)
+            .ok()
+            .filter(|v| !v.is_object() && !v.is_array() && !v.is_string())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| as_string.clone());
+        qb.push(" AND (f.metadata -> ")
+            .push_bind(path)
+            .push(") IN (")
+            .push_bind(as_string)
+            .push(", ")
+            .push_bind(as_literal)
+            .push(")");
+    }
+}
+
+impl SqliteMetaStore {
+    pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
+        let col = column(q.order_by);
+        let desc = q.order == Order::Desc;
+        let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+        qb.push(" WHERE 1 = 1");
+        push_conditions(&mut qb, &q.scope, &q.filter);
+        if let Some(c) = &q.cursor {
+            let cmp = if desc { "<" } else { ">" };
+            let bind_value = |qb: &mut QueryBuilder<Sqlite>| match &c.value {
+                CursorValue::Int(i) => {
+                    qb.push_bind(*i);
+                }
+                CursorValue::Text(t) => {
+                    qb.push_bind(t.clone());
+                }
+            };
+            qb.push(format!(" AND ({col} {cmp} "));
+            bind_value(&mut qb);
+            qb.push(format!(" OR ({col} = "));
+            bind_value(&mut qb);
+            qb.push(format!(" AND f.id {cmp} "))
+                .push_bind(c.id.to_string())
+                .push("))");
+        }
+        let dir = if desc { "DESC" } else { "ASC" };
+        qb.push(format!(" ORDER BY {col} {dir}, f.id {dir} LIMIT "))
+            .push_bind(i64::from(q.limit) + 1);
+        if let Some(o) = q.offset {
+            qb.push(" OFFSET ").push_bind(o as i64);
+        }
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        let mut files = rows
+            .iter()
+            .map(file_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = files.len() > q.limit as usize;
+        files.truncate(q.limit as usize);
+        let next_cursor = match (more, files.last()) {
+            (true, Some(last)) => Some(q.cursor_after(last).encode()),
+            _ => None,
+        };
+        let total_count = if q.count {
+            let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM files f WHERE 1 = 1");
+            push_conditions(&mut qb, &q.scope, &q.filter);
+            let row = qb.build().fetch_one(&self.pool).await.map_err(map_err)?;
+            Some(row.try_get::<i64, _>(0).map_err(map_err)? as u64)
+        } else {
+            None
+        };
+        Ok(FilePage {
+            files,
+            next_cursor,
+            total_count,
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! Direct uploads and clean-up of expired ones on SQLite.
+
+use chrono::{DateTime, Utc};
+use trove_core::time::to_millis;
+use trove_core::{FileId, FileRecord};
+
+use super::rows::{file_from_row, map_err};
+use super::{FILE_SELECT, SqliteMetaStore};
+use crate::MetaError;
+
+impl SqliteMetaStore {
+    pub(super) async fn direct_upload_insert(
+        &self,
+        file: FileId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), MetaError> {
+        sqlx::query("INSERT INTO direct_uploads (file_id, expires_at, state) VALUES (?, ?, 'open')")
+            .bind(file.to_string())
+            .bind(to_millis(expires_at))
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    pub(super) async fn direct_upload_use(&self, file: FileId) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE direct_uploads SET state = 'used' WHERE file_id = ? AND state = 'open'",
+        )
+        .bind(file.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn cancel(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE files SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'upload_pending'",
+        )
+        .bind(to_millis(now))
+        .bind(file.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn expired(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FileRecord>, MetaError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{FILE_SELECT} LEFT JOIN direct_uploads d ON d.file_id = f.id \
+             WHERE f.status IN ('upload_pending', 'cancelled') \
+             AND ((d.file_id IS NOT NULL AND d.expires_at < ?) OR (d.file_id IS NULL AND f.updated_at < ?)) \
+             ORDER BY f.id LIMIT ?"
+        ));
+        sqlx::query(sql)
+            .bind(to_millis(now))
+            .bind(to_millis(stale_before))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(file_from_row)
+            .collect()
+    }
+}

@@ -1,0 +1,27 @@
+//! Turning service results into JSON bodies.
+
+use axum::Json;
+use serde::Serialize;
+use trove_core::FileRecord;
+
+use crate::service::view::FileView;
+use crate::state::AppState;
+
+/// A file as JSON, with its URL.
+pub fn file(state: &AppState, f: FileRecord) -> Json<FileView> {
+    Json(FileView::new(&state.config.public_url, f))
+}
+
+/// `{"files":[…]}`.
+#[derive(Debug, Serialize)]
+pub struct FileList {
+    pub files: Vec<FileView>,
+}
+
+impl FileList {
+    pub fn new(state: &AppState, files: Vec<FileRecord>) -> Self {
+        Self {
+            files: FileView::list(&state.config.public_url, files),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Signed download URLs: whoever may read a file can hand out a link that works without
+//! credentials until it expires, for the revision it was made for.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use trove_core::{Bucket, ErrorCode, FileId, FileRecord, FileStatus, Principal, time};
+
+use crate::error::{ApiError, ApiResult};
+use crate::service::files;
+use crate::signing::{Grant, Token};
+use crate::state::AppState;
+
+/// The body of `POST /v1/files/{id}/signed-url`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignRequest {
+    pub expires_in: Option<u32>,
+    #[serde(default)]
+    pub download: bool,
+}
+
+/// A signed URL and when it stops working.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedUrl {
+    pub url: String,
+    #[serde(with = "trove_core::time::rfc3339")]
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+    req: SignRequest,
+) -> ApiResult<SignedUrl> {
+    let (file, bucket) = files::readable_with_bucket(state, p, id).await?;
+    if !bucket.presigned_urls_enabled {
+        return Err(ApiError::new(
+            ErrorCode::PresignedUrlsDisabled,
+            "signed URLs are disabled for this bucket",
+        ));
+    }
+    let expires_in = req.expires_in.unwrap_or(bucket.download_expiration);
+    if expires_in == 0 || expires_in > bucket.download_expiration {
+        return Err(ApiError::invalid(format!(
+            "expiresIn must be between 1 and {} seconds",
+            bucket.download_expiration
+        )));
+    }
+    let (Some(revision), FileStatus::Ready) = (file.revision, file.status) else {
+        return Err(files::conflict("the file's content is not uploaded yet"));
+    };
+    let expires_at = time::now() + chrono::Duration::seconds(i64::from(expires_in));
+    let token = state.signer.sign(
+        file.id,
+        revision,
+        Grant::Download {
+            attachment: req.download,
+        },
+        expires_at.timestamp(),
+    );
+    Ok(SignedUrl {
+        url: format!(
+            "{}/v1/signed/{}?token={token}",
+            state.config.public_url, file.id
+        ),
+        expires_at,
+    })
+}
+
+/// Resolves a signed download URL to its file; 403 `invalid_signature` for anything forged,
+/// foreign or made for replaced content, 410 `url_expired` once it has expired.
+pub async fn resolve(
+    state: &AppState,
+    id: &str,
+    token: &str,
+) -> ApiResult<(FileRecord, Bucket, Token)> {
+    let token = Token::parse(token)?;
+    let forged = || {
+        ApiError::new(
+            ErrorCode::InvalidSignature,
+            "the URL's signature is not valid",
+        )
+    };
+    let id = FileId::parse(id).ok_or_else(forged)?;
+    let (file, bucket) = state
+        .meta
+        .get_file_with_bucket(id)
+        .await?
+        .ok_or_else(forged)?;
+    let revision = file.revision.ok_or_else(forged)?;
+    state.signer.verify(
+        &token,
+        file.id,
+        revision,
+        Grant::Download {
+            attachment: token.attachment,
+        },
+        Utc::now().timestamp(),
+    )?;
+    Ok((file, bucket, token))
+}

@@ -1,0 +1,267 @@
+//! Direct uploads (the `createFileUpload` flow): the client asks for an upload, sends the bytes to
+//! the URL it gets, and the file becomes ready. With the local backend the URL points at Trove
+//! (`PUT /v1/uploads/{id}?token=…`); with object storage it will be the store's own presigned URL,
+//! and `complete` checks what arrived there.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use trove_core::{
+    Access, BucketId, ContentRules, EntityRef, ErrorCode, FileRecord, FileStatus, Principal,
+    Visibility, category, mime, time,
+};
+use trove_meta::StoredContent;
+
+use crate::error::{ApiError, ApiResult};
+use crate::service::ingest::{self, NewFile};
+use crate::service::{buckets, categories, files};
+use crate::signing::{Grant, Token};
+use crate::state::AppState;
+
+/// The body of `POST /v1/uploads`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UploadRequest {
+    pub name: String,
+    pub content_type: String,
+    pub size: Option<u64>,
+    pub bucket_id: Option<String>,
+    pub category: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub access: Option<Access>,
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    pub associations: Vec<EntityRef>,
+}
+
+/// Where and how to send the bytes.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTarget {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    #[serde(with = "trove_core::time::rfc3339")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Resolves what an upload names: its category (if any) and the bucket it goes to.
+pub async fn target(
+    state: &AppState,
+    bucket_id: Option<&str>,
+    category_key: Option<&str>,
+) -> ApiResult<(trove_core::Bucket, Option<trove_core::Category>)> {
+    let category = match category_key {
+        Some(k) => Some(categories::for_upload(state, k).await?),
+        None => None,
+    };
+    let named = bucket_id
+        .filter(|b| !b.is_empty())
+        .map(BucketId::parse)
+        .transpose()?;
+    let id = category::upload_bucket(named.as_ref(), category.as_ref())?;
+    let bucket = match buckets::find(state, &id).await {
+        Err(e) if e.code == ErrorCode::NotFound => {
+            return Err(ApiError::invalid(format!("bucket '{id}' does not exist")));
+        }
+        other => other?,
+    };
+    Ok((bucket, category))
+}
+
+pub async fn create(
+    state: &AppState,
+    p: &Principal,
+    req: UploadRequest,
+) -> ApiResult<(FileRecord, UploadTarget)> {
+    p.require_upload()?;
+    let (bucket, category) =
+        target(state, req.bucket_id.as_deref(), req.category.as_deref()).await?;
+    let new = NewFile {
+        bucket,
+        category,
+        name: req.name,
+        declared_type: Some(mime::normalize(&req.content_type)),
+        visibility: req.visibility,
+        access: req.access,
+        metadata: req.metadata.unwrap_or_else(|| serde_json::json!({})),
+        associations: req.associations,
+    };
+    let rules = ContentRules::new(&new.bucket, new.category.as_ref());
+    let declared = mime::decide(&[], new.declared_type.as_deref(), &new.name);
+    rules.check_mime(&declared)?;
+    if let Some(size) = req.size {
+        rules.check_size(size)?;
+    }
+    let file = new.pending_row(p, declared.clone())?;
+    let expires_at =
+        time::now() + chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
+    state.meta.insert_file(&file).await?;
+    state.meta.insert_direct_upload(file.id, expires_at).await?;
+    let revision = file.revision.unwrap_or_default();
+    let token = state
+        .signer
+        .sign(file.id, revision, Grant::Upload, expires_at.timestamp());
+    let mut headers = BTreeMap::new();
+    headers.insert("Content-Type".to_owned(), declared);
+    let target = UploadTarget {
+        method: "PUT",
+        url: format!(
+            "{}/v1/uploads/{}?token={token}",
+            state.config.public_url, file.id
+        ),
+        headers,
+        expires_at,
+    };
+    Ok((file, target))
+}
+
+/// `PUT /v1/uploads/{id}?token=…`: the bytes of a direct upload, streamed like any upload.
+pub async fn receive<S, E>(
+    state: &AppState,
+    id: &str,
+    token: &str,
+    declared_type: Option<String>,
+    content_length: Option<u64>,
+    body: S,
+) -> ApiResult<FileRecord>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let token = Token::parse(token)?;
+    let forged = || {
+        ApiError::new(
+            ErrorCode::InvalidSignature,
+            "the URL's signature is not valid",
+        )
+    };
+    let file_id = trove_core::FileId::parse(id).ok_or_else(forged)?;
+    let file = state.meta.get_file(file_id).await?.ok_or_else(forged)?;
+    let revision = file.revision.ok_or_else(forged)?;
+    state.signer.verify(
+        &token,
+        file.id,
+        revision,
+        Grant::Upload,
+        Utc::now().timestamp(),
+    )?;
+    if file.status != FileStatus::UploadPending || !state.meta.use_direct_upload(file.id).await? {
+        return Err(files::conflict("this upload was completed or cancelled"));
+    }
+    let rules = rules_of(state, &file).await?;
+    ingest::fill(
+        state,
+        &file,
+        &rules,
+        declared_type.as_deref(),
+        content_length,
+        body,
+    )
+    .await
+}
+
+async fn rules_of(state: &AppState, file: &FileRecord) -> ApiResult<ContentRules> {
+    let bucket = buckets::find(state, &file.bucket_id).await?;
+    let category = match &file.category {
+        Some(k) => state.meta.get_category(k).await?,
+        None => None,
+    };
+    Ok(ContentRules::new(&bucket, category.as_ref()))
+}
+
+/// Verifies what was stored for a pending upload and makes it ready; a ready file is returned as
+/// it is.
+pub async fn complete(state: &AppState, p: &Principal, id: &str) -> ApiResult<FileRecord> {
+    let file = files::changeable(state, p, id).await?;
+    match file.status {
+        FileStatus::Ready => return Ok(file),
+        FileStatus::UploadPending => {}
+        _ => return Err(files::conflict("this upload was cancelled")),
+    }
+    let revision = file
+        .revision
+        .ok_or_else(|| files::conflict("no upload is pending"))?;
+    let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
+    let Some(size) = state.blobs.size(&key).await? else {
+        return Err(files::conflict("no bytes have been uploaded yet"));
+    };
+    let rules = rules_of(state, &file).await?;
+    let refuse = |e: trove_core::TroveError| async {
+        files::delete_blob_now(state, &key).await;
+        Err::<FileRecord, ApiError>(e.into())
+    };
+    if let Err(e) = rules.check_size(size) {
+        return refuse(e).await;
+    }
+    // Hash the stored object as it streams, keeping its first bytes to decide the type.
+    let mut stream = state.blobs.read(&key, None).await?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    while let Some(chunk) = stream.try_next().await.map_err(ApiError::internal)? {
+        if head.len() < mime::SNIFF_LEN {
+            head.extend_from_slice(&chunk[..chunk.len().min(mime::SNIFF_LEN - head.len())]);
+        }
+        hasher.update(&chunk);
+    }
+    let mime_type = mime::decide(&head, Some(&file.mime_type), &file.name);
+    if let Err(e) = rules.check_mime(&mime_type) {
+        return refuse(e).await;
+    }
+    let sha = hex::encode(hasher.finalize());
+    let content = StoredContent {
+        revision,
+        size,
+        mime_type,
+        etag: FileRecord::etag_for(&sha),
+        checksum_sha256: sha,
+    };
+    match state
+        .meta
+        .complete_upload(file.id, &content, time::now())
+        .await
+    {
+        Ok(f) => Ok(f),
+        Err(trove_meta::MetaError::Stale(_)) => files::readable(state, p, id).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Cancels a pending upload: its bytes go at once, the row stays `cancelled` until clean-up.
+pub async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> {
+    let file = files::changeable(state, p, id).await?;
+    if file.status == FileStatus::Cancelled {
+        return Ok(());
+    }
+    if !state.meta.cancel_upload(file.id, time::now()).await? {
+        return Err(files::conflict("only a pending upload can be cancelled"));
+    }
+    if let Some(key) = file.current_blob_key() {
+        files::delete_blob_now(state, &key).await;
+    }
+    Ok(())
+}
+
+/// Removes expired pending and cancelled uploads and retries queued blob deletions; returns
+/// (files removed, blobs deleted).
+pub async fn collect_garbage(state: &AppState) -> ApiResult<(usize, usize)> {
+    let now = time::now();
+    let stale_before = now - chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
+    let mut removed = 0;
+    loop {
+        let expired = state.meta.expired_uploads(now, stale_before, 500).await?;
+        if expired.is_empty() {
+            break;
+        }
+        for f in &expired {
+            files::remove(state, f.id).await?;
+            removed += 1;
+        }
+    }
+    let blobs = files::sweep_blob_deletions(state).await?;
+    Ok((removed, blobs))
+}
