@@ -572,7 +572,7 @@ async fn scale(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         q.execute(&mut *tx).await?;
         inserted += n;
         ids.extend(batch_ids);
-        if inserted % 100_000 == 0 {
+        if inserted.is_multiple_of(100_000) {
             tx.commit().await?;
             tx = pool.begin().await?;
         }

@@ -146,6 +146,8 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<(), MetaError>;
     /// Marks the upload URL used; false when it was used already (or never existed).
     async fn use_direct_upload(&self, file: FileId) -> Result<bool, MetaError>;
+    /// Opens the upload URL again after its bytes were refused, so the client may retry.
+    async fn reopen_direct_upload(&self, file: FileId) -> Result<(), MetaError>;
     /// Marks a pending file `cancelled` (its row stays until clean-up); false unless it was pending.
     async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError>;
     /// Pending or cancelled files to clean up: direct uploads whose URL expired before `now`, and

@@ -333,6 +333,10 @@ impl MetaStore for SqliteMetaStore {
         self.direct_upload_use(file).await
     }
 
+    async fn reopen_direct_upload(&self, file: FileId) -> Result<(), MetaError> {
+        self.direct_upload_reopen(file).await
+    }
+
     async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
         self.cancel(file, now).await
     }

@@ -34,6 +34,19 @@ impl SqliteMetaStore {
         Ok(done.rows_affected() == 1)
     }
 
+    pub(super) async fn direct_upload_reopen(&self, file: FileId) -> Result<(), MetaError> {
+        sqlx::query(
+            "UPDATE direct_uploads SET state = 'open' WHERE file_id = ? AND state = 'used' \
+             AND EXISTS (SELECT 1 FROM files WHERE id = ? AND status = 'upload_pending')",
+        )
+        .bind(file.to_string())
+        .bind(file.to_string())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+    }
+
     pub(super) async fn cancel(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
         let done = sqlx::query(
             "UPDATE files SET status = 'cancelled', updated_at = ? WHERE id = ? AND status = 'upload_pending'",

@@ -154,7 +154,7 @@ where
         return Err(files::conflict("this upload was completed or cancelled"));
     }
     let rules = rules_of(state, &file).await?;
-    ingest::fill(
+    let result = ingest::fill(
         state,
         &file,
         &rules,
@@ -162,7 +162,14 @@ where
         content_length,
         body,
     )
-    .await
+    .await;
+    if let Err(e) = &result
+        && e.code != ErrorCode::Conflict
+    {
+        // Refused bytes (too large, wrong type, broken connection): the client may try again.
+        state.meta.reopen_direct_upload(file.id).await?;
+    }
+    result
 }
 
 async fn rules_of(state: &AppState, file: &FileRecord) -> ApiResult<ContentRules> {

@@ -1,13 +1,18 @@
 //! Integration tests: the real server on port 0 with a temporary data directory, spoken to over HTTP.
 
 mod access;
+mod associations;
 mod auth;
 mod bad_input;
 mod buckets;
+mod categories;
 mod cli;
 mod common;
 mod crash;
+mod direct_uploads;
 mod download;
 mod failures;
 mod large;
+mod links;
+mod listing;
 mod upload;
