@@ -144,7 +144,7 @@ async fn signed_urls_work_without_credentials_until_they_expire() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(max_age <= 20 && max_age >= 15, "{cc}");
+    assert!((15..=20).contains(&max_age), "{cc}");
     assert!(
         res.headers()["content-disposition"]
             .to_str()

@@ -111,7 +111,7 @@ async fn filters_combine() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| id_of(f))
+            .map(id_of)
             .collect()
     };
     assert_eq!(
