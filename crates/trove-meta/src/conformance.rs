@@ -1,10 +1,11 @@
 //! The behaviour every [`MetaStore`] implementation must show. Each backend's tests call [`run_all`]
 //! on a fresh, empty store; failures panic with the name of the broken expectation.
 
+use trove_core::listing::ListScope;
 use trove_core::time::now;
 use trove_core::{
-    Access, Bucket, BucketId, FileId, FileRecord, FileStatus, NewBucket, RevisionId, TenantId,
-    UserId, Visibility,
+    Access, Bucket, BucketId, Category, EntityRef, FileId, FileQuery, FileRecord, FileStatus,
+    NewBucket, NewCategory, RevisionId, TenantId, UserId, Visibility,
 };
 
 use crate::{MetaError, MetaStore, StoredContent};
@@ -17,6 +18,10 @@ pub async fn run_all(store: &dyn MetaStore) {
     replace_and_delete_queue_old_blobs(store).await;
     bucket_with_files_cannot_be_deleted(store).await;
     large_sizes_round_trip(store).await;
+    associations(store).await;
+    categories(store).await;
+    listings_agree_with_the_scope(store).await;
+    direct_uploads(store).await;
 }
 
 fn bucket(id: &str) -> Bucket {
@@ -234,4 +239,258 @@ async fn large_sizes_round_trip(store: &dyn MetaStore) {
         .await
         .unwrap();
     assert_eq!(ready.size, size, "sizes over 4 GiB survive");
+}
+
+fn entity(name: &str, reference: &str) -> EntityRef {
+    EntityRef {
+        entity_name: name.into(),
+        entity_reference: reference.into(),
+    }
+}
+
+async fn associations(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("assoc")).await.unwrap();
+    let mut f = pending_file("assoc");
+    f.associations = vec![trove_core::Association {
+        id: uuid::Uuid::now_v7(),
+        file_id: f.id,
+        entity_name: "deal".into(),
+        entity_reference: "1".into(),
+        created_at: now(),
+    }];
+    store.insert_file(&f).await.unwrap();
+    let got = store.get_file(f.id).await.unwrap().unwrap();
+    assert_eq!(
+        got.associations.len(),
+        1,
+        "associations are inserted with the file"
+    );
+    let (a, new) = store
+        .add_association(f.id, &entity("deal", "2"), now())
+        .await
+        .unwrap();
+    assert!(new);
+    let (again, new) = store
+        .add_association(f.id, &entity("deal", "2"), now())
+        .await
+        .unwrap();
+    assert!(!new, "the same pair is not added twice");
+    assert_eq!(again.id, a.id);
+    assert_eq!(
+        store
+            .get_file(f.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .associations
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .files_of_entity(&entity("deal", "2"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .unlink_entity(&entity("deal", "2"), &[f.id])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .files_of_entity(&entity("deal", "2"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let first = store.get_file(f.id).await.unwrap().unwrap().associations[0].id;
+    assert!(store.delete_association(f.id, first).await.unwrap());
+    assert!(!store.delete_association(f.id, first).await.unwrap());
+    store
+        .add_association(f.id, &entity("deal", "3"), now())
+        .await
+        .unwrap();
+    store.delete_file(f.id).await.unwrap();
+    assert!(
+        store
+            .files_of_entity(&entity("deal", "3"), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "associations go with their file"
+    );
+}
+
+async fn categories(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("cats")).await.unwrap();
+    let c = Category::create(
+        NewCategory {
+            key: "invoices".into(),
+            bucket_id: Some("cats".into()),
+            max_size: Some(10),
+            allowed_mime_types: Some(vec!["application/pdf".into()]),
+            default_access: Some(Access::Tenant),
+            ..NewCategory::default()
+        },
+        now(),
+    )
+    .unwrap();
+    store.insert_category(&c).await.unwrap();
+    assert!(matches!(
+        store.insert_category(&c).await,
+        Err(MetaError::Conflict(_))
+    ));
+    assert_eq!(
+        store.get_category("invoices").await.unwrap(),
+        Some(c.clone())
+    );
+    let mut changed = c.clone();
+    changed.max_size = None;
+    assert!(store.update_category(&changed).await.unwrap());
+    assert_eq!(store.list_categories().await.unwrap(), vec![changed]);
+    let mut f = pending_file("cats");
+    f.category = Some("invoices".into());
+    store.insert_file(&f).await.unwrap();
+    assert!(matches!(
+        store.delete_category("invoices", false).await,
+        Err(MetaError::Conflict(_))
+    ));
+    assert!(store.delete_category("invoices", true).await.unwrap());
+    assert_eq!(
+        store.get_file(f.id).await.unwrap().unwrap().category,
+        None,
+        "force clears it"
+    );
+    assert!(!store.delete_category("invoices", true).await.unwrap());
+    store.delete_file(f.id).await.unwrap();
+}
+
+async fn listings_agree_with_the_scope(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("scope")).await.unwrap();
+    let mut all = Vec::new();
+    for owner in ["a", "b"] {
+        for tenant in [None, Some("t1"), Some("t2")] {
+            for vis in [Visibility::Public, Visibility::Private] {
+                for access in [Access::Owner, Access::Tenant] {
+                    let mut f = pending_file("scope");
+                    f.uploaded_by_user_id = Some(UserId(owner.into()));
+                    f.tenant_id = tenant.map(|t| TenantId(t.into()));
+                    f.visibility = vis;
+                    f.access = access;
+                    f.name = format!(
+                        "{owner}-{}-{}-{}",
+                        tenant.unwrap_or("none"),
+                        vis.as_str(),
+                        access.as_str()
+                    );
+                    f.status = FileStatus::Ready;
+                    f.is_uploaded = true;
+                    store.insert_file(&f).await.unwrap();
+                    all.push(f);
+                }
+            }
+        }
+    }
+    let scopes = [
+        ListScope::All,
+        ListScope::User {
+            user_id: UserId("a".into()),
+            tenant_id: Some(TenantId("t1".into())),
+            tenant_admin: false,
+        },
+        ListScope::User {
+            user_id: UserId("b".into()),
+            tenant_id: Some(TenantId("t1".into())),
+            tenant_admin: true,
+        },
+        ListScope::User {
+            user_id: UserId("c".into()),
+            tenant_id: Some(TenantId("t2".into())),
+            tenant_admin: false,
+        },
+        ListScope::User {
+            user_id: UserId("c".into()),
+            tenant_id: None,
+            tenant_admin: false,
+        },
+    ];
+    for scope in scopes {
+        let params = vec![
+            ("bucketId".to_owned(), "scope".to_owned()),
+            ("orderBy".to_owned(), "name".to_owned()),
+            ("order".to_owned(), "asc".to_owned()),
+            ("limit".to_owned(), "5".to_owned()),
+        ];
+        let mut expected: Vec<String> = all
+            .iter()
+            .filter(|f| scope.admits(f))
+            .map(|f| f.name.clone())
+            .collect();
+        expected.sort();
+        let mut got = Vec::new();
+        let mut query = FileQuery::from_params(scope.clone(), &params).unwrap();
+        query.count = true;
+        loop {
+            let page = store.list_files(&query).await.unwrap();
+            assert_eq!(page.total_count, Some(expected.len() as u64), "{scope:?}");
+            got.extend(page.files.iter().map(|f| f.name.clone()));
+            match page.next_cursor {
+                Some(c) => query.cursor = Some(trove_core::listing::Cursor::decode(&c).unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(got, expected, "the listing is exactly the scope: {scope:?}");
+    }
+    for f in all {
+        store.delete_file(f.id).await.unwrap();
+    }
+}
+
+async fn direct_uploads(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("direct")).await.unwrap();
+    let f = pending_file("direct");
+    store.insert_file(&f).await.unwrap();
+    let expires = now() + chrono::Duration::seconds(60);
+    store.insert_direct_upload(f.id, expires).await.unwrap();
+    assert!(store.use_direct_upload(f.id).await.unwrap());
+    assert!(!store.use_direct_upload(f.id).await.unwrap(), "single use");
+    store.reopen_direct_upload(f.id).await.unwrap();
+    assert!(
+        store.use_direct_upload(f.id).await.unwrap(),
+        "reopened after refused bytes"
+    );
+    assert!(
+        store
+            .expired_uploads(now(), now() - chrono::Duration::seconds(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = expires + chrono::Duration::seconds(1);
+    let expired = store
+        .expired_uploads(later, now() - chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(expired.iter().map(|e| e.id).collect::<Vec<_>>(), vec![f.id]);
+    assert!(store.cancel_upload(f.id, now()).await.unwrap());
+    assert!(!store.cancel_upload(f.id, now()).await.unwrap());
+    assert_eq!(
+        store.get_file(f.id).await.unwrap().unwrap().status,
+        FileStatus::Cancelled
+    );
+    // An inline upload interrupted by a crash has no URL; it expires by age.
+    let stale = pending_file("direct");
+    store.insert_file(&stale).await.unwrap();
+    let found = store
+        .expired_uploads(now(), now() + chrono::Duration::seconds(1), 10)
+        .await
+        .unwrap();
+    assert!(found.iter().any(|e| e.id == stale.id));
+    store.delete_file(f.id).await.unwrap();
+    store.delete_file(stale.id).await.unwrap();
 }

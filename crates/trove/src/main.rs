@@ -1,4 +1,5 @@
-//! The `trove` binary: `serve` runs the server, `token` prints a development JWT.
+//! The `trove` binary: `serve` runs the server, `gc` cleans up once, `token` prints a development
+//! JWT.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve,
+    /// Remove expired pending and cancelled uploads and retry queued blob deletions, then exit
+    /// (the server also does this every minute).
+    Gc,
     /// Print an HS256 token signed with the configured secret, for development.
     Token {
         /// The user id (`sub`).
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve => serve(config),
+        Command::Gc => gc(config),
         Command::Token {
             user,
             tenant,
@@ -94,6 +99,18 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+fn gc(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let state = trove_server::server::build_state(config).await?;
+        let (files, blobs) = trove_server::service::uploads::collect_garbage(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        println!("removed {files} expired uploads, deleted {blobs} queued blobs");
+        Ok(())
+    })
 }
 
 fn token(

@@ -151,3 +151,18 @@ async fn a_generated_token_works_against_a_zero_config_server() {
     assert_eq!(f["uploadedByUserId"], "bob");
     server.kill();
 }
+
+#[test]
+fn gc_runs_once_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = trove(dir.path()).arg("gc").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "removed 0 expired uploads, deleted 0 queued blobs"
+    );
+}
