@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod content;
 pub mod error;
+pub mod graphql;
 pub mod rest;
 pub mod secrets;
 pub mod server;

@@ -26,6 +26,8 @@ enum Command {
     /// Remove expired pending and cancelled uploads and retry queued blob deletions, then exit
     /// (the server also does this every minute).
     Gc,
+    /// Print the GraphQL schema (SDL), as kept in docs/schema.graphql.
+    Schema,
     /// Print an HS256 token signed with the configured secret, for development.
     Token {
         /// The user id (`sub`).
@@ -55,6 +57,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(config),
         Command::Gc => gc(config),
+        Command::Schema => {
+            print!("{}", trove_server::graphql::sdl());
+            Ok(())
+        }
         Command::Token {
             user,
             tenant,

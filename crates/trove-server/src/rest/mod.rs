@@ -67,6 +67,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .patch(categories::update)
                 .delete(categories::delete),
         )
+        .route(
+            "/graphql",
+            get(crate::graphql::graphql_get).post(crate::graphql::graphql_post),
+        )
         .route("/v1/uploads", post(uploads::create))
         .route("/v1/uploads/{id}", delete(uploads::cancel))
         .route("/v1/uploads/{id}/complete", post(uploads::complete))

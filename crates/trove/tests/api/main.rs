@@ -12,6 +12,7 @@ mod crash;
 mod direct_uploads;
 mod download;
 mod failures;
+mod graphql;
 mod large;
 mod links;
 mod listing;
