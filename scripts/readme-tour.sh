@@ -33,4 +33,10 @@ grep -q '"code":"not_found"' tour.out
 grep -q '"code":"mime_type_not_allowed"' tour.out
 grep -q '^304$' tour.out
 grep -q '^hello again, world' tour.out
+grep -q '"entityReference":"acme-7"' tour.out
+grep -q '^the contract of deal 42' tour.out
+grep -q '"status":"ready"' tour.out
+grep -q '"data":{"file":{"id"' tour.out
+grep -q '"deleted":\[' tour.out
+[ -n "${TOUR_OUT:-}" ] && cp tour.out "$TOUR_OUT"
 echo "README tour: ok"
