@@ -10,15 +10,16 @@ use std::path::{Component, Path, PathBuf};
 
 use futures_util::StreamExt;
 use tokio::fs;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
-use tokio_util::io::ReaderStream;
+use tokio::io::{AsyncWriteExt, BufWriter};
 
 use crate::{BlobError, BlobStream};
 
 /// The folder under the root that holds blobs being written.
 pub const STAGING_DIR: &str = ".staging";
 const WRITE_BUFFER: usize = 1024 * 1024;
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 512 * 1024;
+/// Chunks read ahead of the socket per download.
+const READ_AHEAD: usize = 4;
 /// Reads up to this size are served from one buffer read in one blocking call.
 const SMALL_READ: u64 = 64 * 1024;
 
@@ -89,15 +90,19 @@ impl LocalDir {
             let chunk = bytes::Bytes::from(bytes);
             return Ok(futures_util::stream::once(async move { Ok(chunk) }).boxed());
         }
-        let mut file = fs::File::open(path).await?;
-        let stream = match range {
-            Some(r) => {
-                file.seek(SeekFrom::Start(r.start)).await?;
-                ReaderStream::with_capacity(file.take(r.end - r.start), READ_CHUNK).boxed()
-            }
-            None => ReaderStream::with_capacity(file, READ_CHUNK).boxed(),
-        };
-        Ok(stream)
+        // Larger reads run on one blocking thread that reads ahead into a small bounded queue, so
+        // disk reads overlap with socket writes and no thread hop is paid per chunk.
+        let (file, len) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let file = std::fs::File::open(&path)?;
+            let len = file.metadata()?.len();
+            Ok((file, len))
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))??;
+        let r = range.unwrap_or(0..len);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(READ_AHEAD);
+        tokio::task::spawn_blocking(move || read_ahead(file, r, &tx));
+        Ok(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed())
     }
 
     pub(crate) async fn size(&self, key: &str) -> Result<u64, BlobError> {
@@ -120,6 +125,32 @@ impl LocalDir {
     pub(crate) async fn ping(&self) -> Result<(), BlobError> {
         fs::metadata(&self.staging).await?;
         Ok(())
+    }
+}
+
+/// Reads `range` of `file` in chunks and sends them until done, an error, or the reader hangs up.
+fn read_ahead(
+    mut file: std::fs::File,
+    range: Range<u64>,
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+) {
+    use std::io::{Read, Seek};
+    if let Err(e) = file.seek(SeekFrom::Start(range.start)) {
+        let _ = tx.blocking_send(Err(e));
+        return;
+    }
+    let mut left = range.end - range.start;
+    while left > 0 {
+        let n = left.min(READ_CHUNK as u64) as usize;
+        let mut buf = bytes::BytesMut::zeroed(n);
+        if let Err(e) = file.read_exact(&mut buf) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        left -= n as u64;
+        if tx.blocking_send(Ok(buf.freeze())).is_err() {
+            return;
+        }
     }
 }
 
