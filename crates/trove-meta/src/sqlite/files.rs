@@ -1,10 +1,11 @@
 //! File rows on SQLite.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 use trove_core::time::to_millis;
 use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus};
 
+use super::committer::WriteOp;
 use super::rows::{bucket_from_prefixed_row, file_from_row, map_err};
 use super::{FILE_SELECT, SqliteMetaStore, queue_deletion};
 use crate::{MetaError, StoredContent};
@@ -67,45 +68,11 @@ impl SqliteMetaStore {
             .collect()
     }
 
-    /// Inserts the row and its associations in one transaction.
+    /// Inserts the row and its associations, in a group commit.
     pub(super) async fn insert(&self, f: &FileRecord) -> Result<(), MetaError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(INSERT_FILE)
-            .bind(f.id.to_string())
-            .bind(f.bucket_id.as_str())
-            .bind(f.name.as_str())
-            .bind(f.mime_type.as_str())
-            .bind(f.size as i64)
-            .bind(f.etag.as_str())
-            .bind(f.status.as_str())
-            .bind(f.metadata.to_string())
-            .bind(f.visibility.as_str())
-            .bind(f.access.as_str())
-            .bind(f.category.clone())
-            .bind(f.tenant_id.as_ref().map(|t| t.0.clone()))
-            .bind(f.uploaded_by_user_id.as_ref().map(|u| u.0.clone()))
-            .bind(f.checksum_sha256.clone())
-            .bind(f.revision.map(|r| r.to_string()))
-            .bind(to_millis(f.created_at))
-            .bind(to_millis(f.updated_at))
-            .execute(&mut *tx)
+        self.committer
+            .submit(WriteOp::InsertFile(Box::new(f.clone())))
             .await
-            .map_err(map_err)?;
-        for a in &f.associations {
-            sqlx::query(
-                "INSERT INTO file_associations (id, file_id, entity_name, entity_reference, created_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(a.id.to_string())
-            .bind(f.id.to_string())
-            .bind(a.entity_name.as_str())
-            .bind(a.entity_reference.as_str())
-            .bind(to_millis(a.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        }
-        tx.commit().await.map_err(map_err)
     }
 
     pub(super) async fn update_fields(&self, f: &FileRecord) -> Result<bool, MetaError> {
@@ -132,23 +99,13 @@ impl SqliteMetaStore {
         c: &StoredContent,
         now: DateTime<Utc>,
     ) -> Result<FileRecord, MetaError> {
-        let done = sqlx::query(
-            "UPDATE files SET status = 'ready', size = ?, mime_type = ?, checksum_sha256 = ?, etag = ?, \
-             updated_at = ? WHERE id = ? AND status = 'upload_pending' AND revision = ?",
-        )
-        .bind(c.size as i64)
-        .bind(c.mime_type.as_str())
-        .bind(c.checksum_sha256.as_str())
-        .bind(c.etag.as_str())
-        .bind(to_millis(now))
-        .bind(id.to_string())
-        .bind(c.revision.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Err(MetaError::Stale(format!("file {id} is no longer pending")));
-        }
+        self.committer
+            .submit(WriteOp::Complete {
+                id,
+                content: c.clone(),
+                now,
+            })
+            .await?;
         self.fetch_file(id)
             .await?
             .ok_or_else(|| MetaError::Stale(format!("file {id} vanished")))
@@ -222,6 +179,49 @@ impl SqliteMetaStore {
         tx.commit().await.map_err(map_err)?;
         Ok(Some((file, key)))
     }
+}
+
+/// Inserts a file row and its associations on an open transaction.
+pub(super) async fn insert_on(
+    conn: &mut SqliteConnection,
+    f: &FileRecord,
+) -> Result<(), MetaError> {
+    sqlx::query(INSERT_FILE)
+        .bind(f.id.to_string())
+        .bind(f.bucket_id.as_str())
+        .bind(f.name.as_str())
+        .bind(f.mime_type.as_str())
+        .bind(f.size as i64)
+        .bind(f.etag.as_str())
+        .bind(f.status.as_str())
+        .bind(f.metadata.to_string())
+        .bind(f.visibility.as_str())
+        .bind(f.access.as_str())
+        .bind(f.category.clone())
+        .bind(f.tenant_id.as_ref().map(|t| t.0.clone()))
+        .bind(f.uploaded_by_user_id.as_ref().map(|u| u.0.clone()))
+        .bind(f.checksum_sha256.clone())
+        .bind(f.revision.map(|r| r.to_string()))
+        .bind(to_millis(f.created_at))
+        .bind(to_millis(f.updated_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    for a in &f.associations {
+        sqlx::query(
+            "INSERT INTO file_associations (id, file_id, entity_name, entity_reference, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(a.id.to_string())
+        .bind(f.id.to_string())
+        .bind(a.entity_name.as_str())
+        .bind(a.entity_reference.as_str())
+        .bind(to_millis(a.created_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    }
+    Ok(())
 }
 
 /// The file columns plus the bucket's, aliased `b_*`; completed with `JOIN buckets b`.

@@ -5,6 +5,7 @@
 
 mod associations;
 mod categories;
+mod committer;
 mod files;
 mod list;
 mod rows;
@@ -30,6 +31,7 @@ use rows::{bucket_from_row, map_err};
 #[derive(Debug, Clone)]
 pub struct SqliteMetaStore {
     pool: SqlitePool,
+    committer: committer::Committer,
 }
 
 /// Every file column, plus the file's associations as a JSON array, from `files f`.
@@ -61,7 +63,10 @@ impl SqliteMetaStore {
             .run(&pool)
             .await
             .map_err(|e| MetaError::Backend(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            committer: committer::Committer::start(pool.clone()),
+            pool,
+        })
     }
 
     /// A fresh in-memory database, for tests.
@@ -79,7 +84,10 @@ impl SqliteMetaStore {
             .run(&pool)
             .await
             .map_err(|e| MetaError::Backend(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            committer: committer::Committer::start(pool.clone()),
+            pool,
+        })
     }
 }
 
