@@ -105,7 +105,7 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
     if plan.wants("small uploads") {
         small_uploads(&ctx, &tus, &mut report).await?;
     }
-    let ids = if plan.wants("small downloads") || plan.wants("metadata") {
+    let ids = if plan.wants("small downloads") || plan.wants("metadata reads") {
         small_files(&ctx, &nginx_root).await?
     } else {
         Arc::new(Vec::new())
