@@ -19,6 +19,11 @@ fn column(o: OrderBy) -> &'static str {
 
 /// Appends ` AND …` for the scope (the SQL twin of `ListScope::admits`) and every filter.
 fn push_conditions(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope, f: &FileFilter) {
+    push_scope(qb, scope);
+    push_filters(qb, f);
+}
+
+fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope) {
     if let ListScope::User {
         user_id,
         tenant_id,
@@ -36,6 +41,9 @@ fn push_conditions(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope, f: &FileFil
         }
         qb.push(")");
     }
+}
+
+fn push_filters(qb: &mut QueryBuilder<Sqlite>, f: &FileFilter) {
     if let Some(b) = &f.bucket_id {
         qb.push(" AND f.bucket_id = ").push_bind(b.0.clone());
     }
@@ -117,37 +125,81 @@ fn push_conditions(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope, f: &FileFil
     }
 }
 
+/// Appends the keyset condition as a row value, which SQLite turns into an index range.
+fn push_cursor(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery) {
+    if let Some(c) = &q.cursor {
+        let cmp = if q.order == Order::Desc { "<" } else { ">" };
+        qb.push(format!(" AND ({}, f.id) {cmp} (", column(q.order_by)));
+        match &c.value {
+            CursorValue::Int(i) => qb.push_bind(*i),
+            CursorValue::Text(t) => qb.push_bind(t.clone()),
+        };
+        qb.push(", ").push_bind(c.id.to_string()).push(")");
+    }
+}
+
+fn order_clause(q: &FileQuery) -> String {
+    let dir = if q.order == Order::Desc {
+        "DESC"
+    } else {
+        "ASC"
+    };
+    format!(" ORDER BY {} {dir}, f.id {dir}", column(q.order_by))
+}
+
+/// One branch of a user's listing: rows matching `head` (pushed by the caller), the filters and
+/// the cursor, in order, as many as the page can use.
+fn push_branch(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery, rows: i64) {
+    push_filters(qb, &q.filter);
+    push_cursor(qb, q);
+    qb.push(order_clause(q))
+        .push(" LIMIT ")
+        .push_bind(rows)
+        .push(")");
+}
+
+/// The page's statement. A user's scope is an OR of "own files" and "shared in my tenant"; each side
+/// has its own index ordered by creation time, so each side is a separately ordered and limited
+/// branch, and only the union of two short lists is sorted.
+fn page_query(q: &FileQuery) -> QueryBuilder<Sqlite> {
+    let rows = i64::from(q.limit) + 1;
+    let wanted = rows + q.offset.unwrap_or(0) as i64;
+    let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+    match &q.scope {
+        ListScope::All => {
+            qb.push(" WHERE 1 = 1");
+            push_filters(&mut qb, &q.filter);
+            push_cursor(&mut qb, q);
+        }
+        ListScope::User {
+            user_id,
+            tenant_id,
+            tenant_admin,
+        } => {
+            qb.push(" WHERE f.id IN (SELECT id FROM (SELECT f.id FROM files f WHERE f.uploaded_by_user_id = ")
+                .push_bind(user_id.0.clone());
+            push_branch(&mut qb, q, wanted);
+            if let Some(t) = tenant_id {
+                qb.push(" UNION SELECT id FROM (SELECT f.id FROM files f WHERE f.tenant_id = ")
+                    .push_bind(t.0.clone());
+                if !tenant_admin {
+                    qb.push(" AND (f.access = 'tenant' OR f.visibility = 'public')");
+                }
+                push_branch(&mut qb, q, wanted);
+            }
+            qb.push(")");
+        }
+    }
+    qb.push(order_clause(q)).push(" LIMIT ").push_bind(rows);
+    if let Some(o) = q.offset {
+        qb.push(" OFFSET ").push_bind(o as i64);
+    }
+    qb
+}
+
 impl SqliteMetaStore {
     pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
-        let col = column(q.order_by);
-        let desc = q.order == Order::Desc;
-        let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
-        qb.push(" WHERE 1 = 1");
-        push_conditions(&mut qb, &q.scope, &q.filter);
-        if let Some(c) = &q.cursor {
-            let cmp = if desc { "<" } else { ">" };
-            let bind_value = |qb: &mut QueryBuilder<Sqlite>| match &c.value {
-                CursorValue::Int(i) => {
-                    qb.push_bind(*i);
-                }
-                CursorValue::Text(t) => {
-                    qb.push_bind(t.clone());
-                }
-            };
-            qb.push(format!(" AND ({col} {cmp} "));
-            bind_value(&mut qb);
-            qb.push(format!(" OR ({col} = "));
-            bind_value(&mut qb);
-            qb.push(format!(" AND f.id {cmp} "))
-                .push_bind(c.id.to_string())
-                .push("))");
-        }
-        let dir = if desc { "DESC" } else { "ASC" };
-        qb.push(format!(" ORDER BY {col} {dir}, f.id {dir} LIMIT "))
-            .push_bind(i64::from(q.limit) + 1);
-        if let Some(o) = q.offset {
-            qb.push(" OFFSET ").push_bind(o as i64);
-        }
+        let mut qb = page_query(q);
         let rows = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
         let mut files = rows
             .iter()
