@@ -2,7 +2,7 @@
 
 use sqlx::{QueryBuilder, Row, Sqlite};
 use trove_core::listing::{CursorValue, FileFilter, ListScope, MimeFilter, Order, OrderBy};
-use trove_core::{FileQuery, FileStatus};
+use trove_core::{FileQuery, FileRecord, FileStatus};
 
 use super::rows::{file_from_row, map_err};
 use super::{FILE_SELECT, SqliteMetaStore};
@@ -147,64 +147,82 @@ fn order_clause(q: &FileQuery) -> String {
     format!(" ORDER BY {} {dir}, f.id {dir}", column(q.order_by))
 }
 
-/// One branch of a user's listing: rows matching `head` (pushed by the caller), the filters and
-/// the cursor, in order, as many as the page can use.
-fn push_branch(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery, rows: i64) {
+/// One statement of a page: the filters, the cursor, the order and a limit, after a `WHERE`
+/// condition the caller has pushed (the scope, or one side of it).
+fn finish_page(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery, rows: i64) {
     push_filters(qb, &q.filter);
     push_cursor(qb, q);
-    qb.push(order_clause(q))
-        .push(" LIMIT ")
-        .push_bind(rows)
-        .push(")");
+    qb.push(order_clause(q)).push(" LIMIT ").push_bind(rows);
 }
 
-/// The page's statement. A user's scope is an OR of "own files" and "shared in my tenant"; each side
-/// has its own index ordered by creation time, so each side is a separately ordered and limited
-/// branch, and only the union of two short lists is sorted.
-fn page_query(q: &FileQuery) -> QueryBuilder<Sqlite> {
-    let rows = i64::from(q.limit) + 1;
-    let wanted = rows + q.offset.unwrap_or(0) as i64;
-    let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+/// The statements of a page. A user's scope is an OR of "own files" and "shared in my tenant"; each
+/// side has its own index ordered by creation time, so each side is its own ordered, limited query
+/// and the two short lists are merged here (an OR in one statement makes SQLite sort every match).
+fn page_queries(q: &FileQuery, rows: i64) -> Vec<QueryBuilder<Sqlite>> {
+    let mut out = Vec::new();
     match &q.scope {
         ListScope::All => {
+            let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
             qb.push(" WHERE 1 = 1");
-            push_filters(&mut qb, &q.filter);
-            push_cursor(&mut qb, q);
+            finish_page(&mut qb, q, rows);
+            out.push(qb);
         }
         ListScope::User {
             user_id,
             tenant_id,
             tenant_admin,
         } => {
-            qb.push(" WHERE f.id IN (SELECT id FROM (SELECT f.id FROM files f WHERE f.uploaded_by_user_id = ")
+            let mut own = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+            own.push(" WHERE f.uploaded_by_user_id = ")
                 .push_bind(user_id.0.clone());
-            push_branch(&mut qb, q, wanted);
+            finish_page(&mut own, q, rows);
+            out.push(own);
             if let Some(t) = tenant_id {
-                qb.push(" UNION SELECT id FROM (SELECT f.id FROM files f WHERE f.tenant_id = ")
-                    .push_bind(t.0.clone());
+                let mut shared = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+                shared.push(" WHERE f.tenant_id = ").push_bind(t.0.clone());
                 if !tenant_admin {
-                    qb.push(" AND (f.access = 'tenant' OR f.visibility = 'public')");
+                    shared.push(" AND (f.access = 'tenant' OR f.visibility = 'public')");
                 }
-                push_branch(&mut qb, q, wanted);
+                finish_page(&mut shared, q, rows);
+                out.push(shared);
             }
-            qb.push(")");
         }
     }
-    qb.push(order_clause(q)).push(" LIMIT ").push_bind(rows);
-    if let Some(o) = q.offset {
-        qb.push(" OFFSET ").push_bind(o as i64);
+    out
+}
+
+/// Orders two files as the listing does: by the ordering field, then by id.
+fn listing_order(q: &FileQuery, a: &FileRecord, b: &FileRecord) -> std::cmp::Ordering {
+    let key = |f: &FileRecord| q.order_by.key_of(f);
+    let ord = match (key(a), key(b)) {
+        (CursorValue::Int(x), CursorValue::Int(y)) => x.cmp(&y),
+        (CursorValue::Text(x), CursorValue::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        _ => std::cmp::Ordering::Equal,
     }
-    qb
+    .then_with(|| a.id.to_string().cmp(&b.id.to_string()));
+    if q.order == Order::Desc {
+        ord.reverse()
+    } else {
+        ord
+    }
 }
 
 impl SqliteMetaStore {
     pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
-        let mut qb = page_query(q);
-        let rows = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
-        let mut files = rows
-            .iter()
-            .map(file_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let offset = q.offset.unwrap_or(0) as usize;
+        let rows = i64::from(q.limit) + 1 + offset as i64;
+        let mut files: Vec<FileRecord> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for mut qb in page_queries(q, rows) {
+            for row in qb.build().fetch_all(&self.pool).await.map_err(map_err)? {
+                let f = file_from_row(&row)?;
+                if seen.insert(f.id) {
+                    files.push(f);
+                }
+            }
+        }
+        files.sort_by(|a, b| listing_order(q, a, b));
+        files.drain(..offset.min(files.len()));
         let more = files.len() > q.limit as usize;
         files.truncate(q.limit as usize);
         let next_cursor = match (more, files.last()) {
