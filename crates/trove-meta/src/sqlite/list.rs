@@ -181,7 +181,8 @@ fn page_queries(q: &FileQuery, rows: i64) -> Vec<QueryBuilder<Sqlite>> {
                 let mut shared = QueryBuilder::<Sqlite>::new(FILE_SELECT);
                 shared.push(" WHERE f.tenant_id = ").push_bind(t.0.clone());
                 if !tenant_admin {
-                    shared.push(" AND (f.access = 'tenant' OR f.visibility = 'public')");
+                    // Written as in the partial index files_tenant_shared, so SQLite uses it.
+                    shared.push(" AND (access = 'tenant' OR visibility = 'public')");
                 }
                 finish_page(&mut shared, q, rows);
                 out.push(shared);
