@@ -1,9 +1,11 @@
 //! `trove-bench`: runs every scenario of the benchmark issue against Trove and its peers, in
 //! alternating rounds, and reports medians and ratios. See docs/benchmarks.md.
 
+mod large;
 mod load;
 mod procs;
 mod report;
+mod scale;
 mod scenarios;
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -11,7 +11,7 @@ use reqwest::Client;
 use serde_json::{Value, json};
 
 use crate::Plan;
-use crate::load::{self, Amount, Outcome, body_of, drain};
+use crate::load::{self, Amount, Outcome, drain};
 use crate::procs::{self, Proc};
 use crate::report::{Report, median};
 
@@ -20,14 +20,14 @@ const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
 const SMALL: usize = 4096;
 const SMALL_FILES: usize = 256;
 
-struct Ctx {
-    plan: Plan,
-    client: Client,
-    trove: Proc,
-    token: String,
-    work: PathBuf,
-    data: PathBuf,
-    block: Bytes,
+pub(crate) struct Ctx {
+    pub(crate) plan: Plan,
+    pub(crate) client: Client,
+    pub(crate) trove: Proc,
+    pub(crate) token: String,
+    pub(crate) work: PathBuf,
+    pub(crate) data: PathBuf,
+    pub(crate) block: Bytes,
 }
 
 fn user_token(user: &str) -> anyhow::Result<String> {
@@ -97,10 +97,10 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
         ..Report::default()
     };
     if plan.wants("large upload") {
-        large_upload(&ctx, &tus, &mut report).await?;
+        crate::large::large_upload(&ctx, &tus, &mut report).await?;
     }
     if plan.wants("large download") {
-        large_download(&ctx, &nginx, &nginx_root, &mut report).await?;
+        crate::large::large_download(&ctx, &nginx, &nginx_root, &mut report).await?;
     }
     if plan.wants("small uploads") {
         small_uploads(&ctx, &tus, &mut report).await?;
@@ -117,12 +117,19 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
         metadata_reads(&ctx, &ids, &mut report).await?;
     }
     if plan.wants("scale") {
-        scale(&ctx, &mut report).await?;
+        crate::scale::scale(&ctx, &mut report).await?;
     }
     Ok(report)
 }
 
-fn ratio_bar(report: &mut Report, scenario: &str, what: &str, trove: f64, peer: f64, bar: f64) {
+pub(crate) fn ratio_bar(
+    report: &mut Report,
+    scenario: &str,
+    what: &str,
+    trove: f64,
+    peer: f64,
+    bar: f64,
+) {
     let ratio = if peer > 0.0 { trove / peer } else { 0.0 };
     report.bar(
         scenario,
@@ -132,186 +139,27 @@ fn ratio_bar(report: &mut Report, scenario: &str, what: &str, trove: f64, peer: 
     );
 }
 
-fn mem_bar(report: &mut Report, scenario: &str, kib: u64) {
+pub(crate) fn mem_bar(report: &mut Report, scenario: &str, kib: u64) {
     let mib = kib as f64 / 1024.0;
     report.bar(scenario, "peak RSS < 64 MiB", mib, mib < 64.0);
 }
 
-async fn upload_large(ctx: &Ctx) -> anyhow::Result<(f64, bool, Value)> {
-    let t = Instant::now();
-    let res = ctx
-        .client
-        .post(format!(
-            "{}/v1/files?bucketId=bench&name=large.bin",
-            ctx.trove.url
-        ))
-        .bearer_auth(&ctx.token)
-        .header("content-type", "application/octet-stream")
-        .header("content-length", ctx.plan.large.to_string())
-        .body(body_of(ctx.plan.large, ctx.block.clone()))
-        .send()
-        .await?;
-    let ok = res.status().as_u16() == 201;
-    let file: Value = res.json().await.unwrap_or(Value::Null);
-    Ok((mib_s(ctx.plan.large, t.elapsed()), ok, file))
-}
-
 /// Flushes dirty pages so that one program's writes are not paid for by the next one measured.
-fn settle_disk() {
+pub(crate) fn settle_disk() {
     let _ = std::process::Command::new("sync").status();
 }
 
-fn mib_s(bytes: u64, d: Duration) -> f64 {
+pub(crate) fn mib_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
 }
 
-async fn large_upload(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Result<()> {
-    let scenario = "large upload";
-    println!(
-        "{scenario}: {} bytes, {} rounds",
-        ctx.plan.large, ctx.plan.rounds
-    );
-    let (mut trove, mut tus_v, mut disk) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut trove_fail, mut tus_fail) = (0, 0);
-    let mut peak = 0;
-    for _ in 0..ctx.plan.rounds {
-        settle_disk();
-        procs::reset_peak_rss(ctx.trove.pid());
-        let (speed, ok, file) = upload_large(ctx).await?;
-        peak = peak.max(procs::peak_rss_kib(ctx.trove.pid()).unwrap_or(0));
-        trove.push(speed);
-        if !ok {
-            trove_fail += 1;
-        } else if let Some(id) = file["id"].as_str() {
-            ctx.client
-                .delete(format!("{}/v1/files/{id}", ctx.trove.url))
-                .bearer_auth(&ctx.token)
-                .send()
-                .await?;
-        }
-
-        settle_disk();
-        let t = Instant::now();
-        let res = ctx
-            .client
-            .post(format!("{}/files", tus.url))
-            .header("tus-resumable", "1.0.0")
-            .header("upload-length", ctx.plan.large.to_string())
-            .header("content-type", "application/offset+octet-stream")
-            .header("content-length", ctx.plan.large.to_string())
-            .body(body_of(ctx.plan.large, ctx.block.clone()))
-            .send()
-            .await?;
-        let ok = res.status().as_u16() == 201
-            && res
-                .headers()
-                .get("upload-offset")
-                .and_then(|v| v.to_str().ok())
-                == Some(&ctx.plan.large.to_string());
-        tus_v.push(mib_s(ctx.plan.large, t.elapsed()));
-        if !ok {
-            tus_fail += 1;
-        }
-        let _ = std::fs::remove_dir_all(ctx.work.join("tus-store"));
-        std::fs::create_dir_all(ctx.work.join("tus-store"))?;
-
-        settle_disk();
-        disk.push(write_fsync(
-            &ctx.work.join("disk.bin"),
-            ctx.plan.large,
-            &ctx.block,
-        )?);
-    }
-    let t = report.add(scenario, "trove", "MiB/s", trove, trove_fail, vec![]);
-    let p = report.add(scenario, "@tus/server", "MiB/s", tus_v, tus_fail, vec![]);
-    let d = report.add(scenario, "write+fsync", "MiB/s", disk, 0, vec![]);
-    ratio_bar(report, scenario, "@tus/server", t, p, 5.0);
-    ratio_bar(report, scenario, "write+fsync", t, d, 0.5);
-    mem_bar(report, scenario, peak);
-    Ok(())
-}
-
-/// The physical limit: write the same bytes to the same disk in 1 MiB writes, then fsync.
-fn write_fsync(path: &Path, len: u64, block: &[u8]) -> anyhow::Result<f64> {
-    use std::io::Write;
-    let t = Instant::now();
-    let mut f = std::fs::File::create(path)?;
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(block.len() as u64) as usize;
-        f.write_all(&block[..n])?;
-        left -= n as u64;
-    }
-    f.sync_all()?;
-    let speed = mib_s(len, t.elapsed());
-    std::fs::remove_file(path)?;
-    Ok(speed)
-}
-
-async fn large_download(
-    ctx: &Ctx,
-    nginx: &Proc,
-    nginx_root: &Path,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    let scenario = "large download";
-    let (_, ok, file) = upload_large(ctx).await?;
-    if !ok {
-        bail!("uploading the large file failed: {file}");
-    }
-    let id = file["id"].as_str().context("file id")?.to_owned();
-    // nginx serves the very same bytes: a hard link to Trove's blob.
-    let blob_dir = ctx.data.join("blobs/bench").join(&id);
-    let blob = std::fs::read_dir(&blob_dir)?
-        .next()
-        .context("blob")??
-        .path();
-    let _ = std::fs::remove_file(nginx_root.join("large.bin"));
-    std::fs::hard_link(&blob, nginx_root.join("large.bin"))?;
-    let mut peak = 0;
-    for clients in [1usize, 4] {
-        let name = format!("{scenario} ×{clients}");
-        println!("{name}: {} rounds", ctx.plan.rounds);
-        let (mut tv, mut nv, mut tf, mut nf) = (Vec::new(), Vec::new(), 0, 0);
-        for _ in 0..ctx.plan.rounds {
-            procs::reset_peak_rss(ctx.trove.pid());
-            let (client, url, token) = (
-                ctx.client.clone(),
-                format!("{}/v1/files/{id}/content", ctx.trove.url),
-                ctx.token.clone(),
-            );
-            let s = load::run(clients, Amount::Each(2), move |_, _| {
-                let req = client.get(&url).bearer_auth(&token).send();
-                async move { outcome(req.await).await }
-            })
-            .await;
-            peak = peak.max(procs::peak_rss_kib(ctx.trove.pid()).unwrap_or(0));
-            tv.push(s.mib_per_s());
-            tf += s.failures + short(&s, ctx.plan.large);
-            let (client, url) = (ctx.client.clone(), format!("{}/large.bin", nginx.url));
-            let s = load::run(clients, Amount::Each(2), move |_, _| {
-                let req = client.get(&url).send();
-                async move { outcome(req.await).await }
-            })
-            .await;
-            nv.push(s.mib_per_s());
-            nf += s.failures + short(&s, ctx.plan.large);
-        }
-        let t = report.add(&name, "trove", "MiB/s", tv, tf, vec![]);
-        let n = report.add(&name, "nginx", "MiB/s", nv, nf, vec![]);
-        ratio_bar(report, &name, "nginx", t, n, 0.8);
-    }
-    mem_bar(report, scenario, peak);
-    Ok(())
-}
-
 /// Requests that returned fewer bytes than a whole file count as failures.
-fn short(s: &load::Stats, size: u64) -> u64 {
+pub(crate) fn short(s: &load::Stats, size: u64) -> u64 {
     let expected = s.requests * size;
     u64::from(s.bytes < expected && s.failures == 0)
 }
 
-async fn outcome(res: reqwest::Result<reqwest::Response>) -> Outcome {
+pub(crate) async fn outcome(res: reqwest::Result<reqwest::Response>) -> Outcome {
     match res {
         Ok(r) => drain(r).await,
         Err(_) => Outcome {
@@ -520,7 +368,7 @@ async fn metadata_reads(
     Ok(())
 }
 
-async fn metadata_load(
+pub(crate) async fn metadata_load(
     ctx: &Ctx,
     ids: Arc<Vec<String>>,
     clients: usize,
@@ -536,114 +384,4 @@ async fn metadata_load(
         async move { outcome(req.await).await }
     })
     .await
-}
-
-/// Inserts `rows` file rows straight into Trove's SQLite database (the bulk path), then reads
-/// random ones over HTTP.
-async fn scale(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
-    let scenario = "scale: GET /v1/files/{id} among 1M rows";
-    let rows = ctx.plan.rows;
-    println!("{scenario}: inserting {rows} rows");
-    let url = format!("sqlite://{}", ctx.data.join("trove.db").display());
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await?;
-    let mut ids = Vec::with_capacity(rows as usize);
-    let now = chrono::Utc::now().timestamp_millis();
-    const BATCH: u64 = 500;
-    let mut tx = pool.begin().await?;
-    let mut inserted = 0u64;
-    while inserted < rows {
-        let n = BATCH.min(rows - inserted);
-        let mut sql = String::from(
-            "INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, visibility, access, \
-             tenant_id, uploaded_by_user_id, checksum_sha256, revision, created_at, updated_at) VALUES ",
-        );
-        let mut batch_ids = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str("(?, 'bench', ?, 'application/octet-stream', 4096, '\"x\"', 'ready', '{}', 'private', 'owner', 'bench', 'bench-user', NULL, NULL, ?, ?)");
-            batch_ids.push(trove_core::FileId::new().to_string());
-        }
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (i, id) in batch_ids.iter().enumerate() {
-            let t = now + (inserted + i as u64) as i64;
-            q = q
-                .bind(id.clone())
-                .bind(format!("row-{}.bin", inserted + i as u64))
-                .bind(t)
-                .bind(t);
-        }
-        q.execute(&mut *tx).await?;
-        inserted += n;
-        ids.extend(batch_ids);
-        if inserted.is_multiple_of(100_000) {
-            tx.commit().await?;
-            tx = pool.begin().await?;
-        }
-    }
-    tx.commit().await?;
-    pool.close().await;
-    let ids = Arc::new(ids);
-    let d = Duration::from_secs_f64(ctx.plan.seconds);
-    let (mut v, mut f, mut p99) = (Vec::new(), 0, Vec::new());
-    for _ in 0..ctx.plan.rounds {
-        let s = metadata_load(ctx, ids.clone(), 8, d).await;
-        v.push(s.p99_ms);
-        p99.push(s.rps());
-        f += s.failures;
-    }
-    let p = report.add(
-        scenario,
-        "trove",
-        "p99 ms",
-        v,
-        f,
-        vec![("req/s".into(), p99)],
-    );
-    report.bar(scenario, "p99 < 10 ms", p, p < 10.0);
-
-    // A filtered page of 50 at a random keyset position, as a client paging through would ask.
-    let scenario = "scale: GET /v1/files?…&limit=50 among 1M rows";
-    let (mut v, mut f, mut rps) = (Vec::new(), 0, Vec::new());
-    for _ in 0..ctx.plan.rounds {
-        let (client, base, token, ids) = (
-            ctx.client.clone(),
-            ctx.trove.url.clone(),
-            ctx.token.clone(),
-            ids.clone(),
-        );
-        let s = load::run(8, Amount::For(d), move |w, n| {
-            let i = (w * 7919 + n as usize * 104_729) % ids.len();
-            let cursor = trove_core::listing::Cursor {
-                order_by: trove_core::listing::OrderBy::CreatedAt,
-                descending: true,
-                value: trove_core::listing::CursorValue::Int(now + i as i64),
-                id: trove_core::FileId::parse(&ids[i]).unwrap_or_default(),
-            };
-            let url = format!(
-                "{base}/v1/files?bucketId=bench&mimeType=application/octet-stream&minSize=1&limit=50&cursor={}",
-                cursor.encode()
-            );
-            let req = client.get(url).bearer_auth(&token).send();
-            async move { outcome(req.await).await }
-        })
-        .await;
-        v.push(s.p99_ms);
-        rps.push(s.rps());
-        f += s.failures;
-    }
-    let p = report.add(
-        scenario,
-        "trove",
-        "p99 ms",
-        v,
-        f,
-        vec![("req/s".into(), rps)],
-    );
-    report.bar(scenario, "p99 < 10 ms", p, p < 10.0);
-    Ok(())
 }
