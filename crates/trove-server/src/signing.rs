@@ -38,7 +38,8 @@ pub struct Token {
     signature: Vec<u8>,
 }
 
-fn invalid() -> ApiError {
+/// 403 `invalid_signature`: what every forged, foreign or stale token gets.
+pub fn invalid_signature() -> ApiError {
     ApiError::new(
         ErrorCode::InvalidSignature,
         "the URL's signature is not valid",
@@ -49,16 +50,16 @@ impl Token {
     pub fn parse(s: &str) -> Result<Self, ApiError> {
         let mut parts = s.splitn(3, '.');
         let (Some(exp), Some(flags), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(invalid());
+            return Err(invalid_signature());
         };
         Ok(Self {
-            expires: exp.parse().map_err(|_| invalid())?,
+            expires: exp.parse().map_err(|_| invalid_signature())?,
             attachment: match flags {
                 "0" => false,
                 "1" => true,
-                _ => return Err(invalid()),
+                _ => return Err(invalid_signature()),
             },
-            signature: hex::decode(sig).map_err(|_| invalid())?,
+            signature: hex::decode(sig).map_err(|_| invalid_signature())?,
         })
     }
 }
@@ -119,7 +120,7 @@ impl Signer {
             .iter()
             .any(|k| Self::mac(k, &msg).verify_slice(&token.signature).is_ok());
         if !ok {
-            return Err(invalid());
+            return Err(invalid_signature());
         }
         if now >= token.expires {
             return Err(ApiError::new(ErrorCode::UrlExpired, "the URL has expired"));

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use trove_core::time::to_millis;
-use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus};
+use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId};
 
 use super::committer::WriteOp;
 use super::rows::{bucket_from_prefixed_row, file_from_row, map_err};
@@ -144,7 +144,17 @@ impl SqliteMetaStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let old_key = revision.map(|r| format!("{bucket}/{id}/{r}"));
+        let old_key =
+            match revision {
+                Some(r) => Some(FileRecord::blob_key(
+                    &BucketId(bucket),
+                    id,
+                    RevisionId(uuid::Uuid::parse_str(&r).map_err(|_| {
+                        MetaError::Backend("unreadable revision in database".into())
+                    })?),
+                )),
+                None => None,
+            };
         if let Some(key) = &old_key {
             queue_deletion(&mut tx, key).await?;
         }

@@ -58,6 +58,16 @@ pub async fn list(
     Ok(state.meta.list_files(&query).await?)
 }
 
+/// The rules a stored file's content must satisfy: its bucket's, tightened by its category's.
+pub async fn content_rules(state: &AppState, file: &FileRecord) -> ApiResult<ContentRules> {
+    let bucket = buckets::find(state, &file.bucket_id).await?;
+    let category = match &file.category {
+        Some(k) => state.meta.get_category(k).await?,
+        None => None,
+    };
+    Ok(ContentRules::new(&bucket, category.as_ref()))
+}
+
 /// The body of `PATCH /v1/files/{id}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -32,7 +32,8 @@ pub struct NewFile {
 }
 
 impl NewFile {
-    fn rules(&self) -> ContentRules {
+    /// The bucket's rules tightened by the category's.
+    pub fn rules(&self) -> ContentRules {
         ContentRules::new(&self.bucket, self.category.as_ref())
     }
 

@@ -7,7 +7,7 @@ use trove_core::{Bucket, ErrorCode, FileId, FileRecord, FileStatus, Principal, t
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::files;
-use crate::signing::{Grant, Token};
+use crate::signing::{Grant, Token, invalid_signature};
 use crate::state::AppState;
 
 /// The body of `POST /v1/files/{id}/signed-url`.
@@ -77,19 +77,13 @@ pub async fn resolve(
     token: &str,
 ) -> ApiResult<(FileRecord, Bucket, Token)> {
     let token = Token::parse(token)?;
-    let forged = || {
-        ApiError::new(
-            ErrorCode::InvalidSignature,
-            "the URL's signature is not valid",
-        )
-    };
-    let id = FileId::parse(id).ok_or_else(forged)?;
+    let id = FileId::parse(id).ok_or_else(invalid_signature)?;
     let (file, bucket) = state
         .meta
         .get_file_with_bucket(id)
         .await?
-        .ok_or_else(forged)?;
-    let revision = file.revision.ok_or_else(forged)?;
+        .ok_or_else(invalid_signature)?;
+    let revision = file.revision.ok_or_else(invalid_signature)?;
     state.signer.verify(
         &token,
         file.id,

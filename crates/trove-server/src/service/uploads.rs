@@ -11,15 +11,15 @@ use futures_util::{Stream, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use trove_core::{
-    Access, BucketId, ContentRules, EntityRef, ErrorCode, FileRecord, FileStatus, Principal,
-    Visibility, category, mime, time,
+    Access, BucketId, EntityRef, ErrorCode, FileRecord, FileStatus, Principal, Visibility,
+    category, mime, time,
 };
 use trove_meta::StoredContent;
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::ingest::{self, NewFile};
 use crate::service::{buckets, categories, files};
-use crate::signing::{Grant, Token};
+use crate::signing::{Grant, Token, invalid_signature};
 use crate::state::AppState;
 
 /// The body of `POST /v1/uploads`.
@@ -91,7 +91,7 @@ pub async fn create(
         metadata: req.metadata.unwrap_or_else(|| serde_json::json!({})),
         associations: req.associations,
     };
-    let rules = ContentRules::new(&new.bucket, new.category.as_ref());
+    let rules = new.rules();
     let declared = mime::decide(&[], new.declared_type.as_deref(), &new.name);
     rules.check_mime(&declared)?;
     if let Some(size) = req.size {
@@ -134,15 +134,13 @@ where
     E: std::fmt::Display,
 {
     let token = Token::parse(token)?;
-    let forged = || {
-        ApiError::new(
-            ErrorCode::InvalidSignature,
-            "the URL's signature is not valid",
-        )
-    };
-    let file_id = trove_core::FileId::parse(id).ok_or_else(forged)?;
-    let file = state.meta.get_file(file_id).await?.ok_or_else(forged)?;
-    let revision = file.revision.ok_or_else(forged)?;
+    let file_id = trove_core::FileId::parse(id).ok_or_else(invalid_signature)?;
+    let file = state
+        .meta
+        .get_file(file_id)
+        .await?
+        .ok_or_else(invalid_signature)?;
+    let revision = file.revision.ok_or_else(invalid_signature)?;
     state.signer.verify(
         &token,
         file.id,
@@ -153,7 +151,7 @@ where
     if file.status != FileStatus::UploadPending || !state.meta.use_direct_upload(file.id).await? {
         return Err(files::conflict("this upload was completed or cancelled"));
     }
-    let rules = rules_of(state, &file).await?;
+    let rules = files::content_rules(state, &file).await?;
     let result = ingest::fill(
         state,
         &file,
@@ -172,15 +170,6 @@ where
     result
 }
 
-async fn rules_of(state: &AppState, file: &FileRecord) -> ApiResult<ContentRules> {
-    let bucket = buckets::find(state, &file.bucket_id).await?;
-    let category = match &file.category {
-        Some(k) => state.meta.get_category(k).await?,
-        None => None,
-    };
-    Ok(ContentRules::new(&bucket, category.as_ref()))
-}
-
 /// Verifies what was stored for a pending upload and makes it ready; a ready file is returned as
 /// it is.
 pub async fn complete(state: &AppState, p: &Principal, id: &str) -> ApiResult<FileRecord> {
@@ -197,7 +186,7 @@ pub async fn complete(state: &AppState, p: &Principal, id: &str) -> ApiResult<Fi
     let Some(size) = state.blobs.size(&key).await? else {
         return Err(files::conflict("no bytes have been uploaded yet"));
     };
-    let rules = rules_of(state, &file).await?;
+    let rules = files::content_rules(state, &file).await?;
     let refuse = |e: trove_core::TroveError| async {
         files::delete_blob_now(state, &key).await;
         Err::<FileRecord, ApiError>(e.into())

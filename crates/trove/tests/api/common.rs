@@ -239,3 +239,33 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Blob files on disk, outside the staging folder.
+pub fn stored_blobs(app: &TestApp) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let p = e.path();
+                        if p.file_name().is_some_and(|n| n == ".staging") {
+                            0
+                        } else if p.is_dir() {
+                            walk(&p)
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(&app.data_dir().join("blobs"))
+}
+
+pub fn staged(app: &TestApp) -> usize {
+    std::fs::read_dir(app.data_dir().join("blobs/.staging"))
+        .unwrap()
+        .count()
+}

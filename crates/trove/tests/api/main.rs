@@ -17,3 +17,4 @@ mod large;
 mod links;
 mod listing;
 mod upload;
+mod upload_rules;

@@ -2,14 +2,13 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use trove_core::ContentRules;
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::rest::files::upload::{content_length, content_type};
 use crate::rest::view;
 use crate::service::view::FileView;
-use crate::service::{buckets, files, ingest};
+use crate::service::{files, ingest};
 use crate::state::AppState;
 
 /// `PUT /v1/files/{id}/content`: replaces the content (same checks as an upload, including the
@@ -22,12 +21,7 @@ pub async fn handler(
     body: Body,
 ) -> ApiResult<Json<FileView>> {
     let file = files::changeable(&state, &p, &id).await?;
-    let bucket = buckets::find(&state, &file.bucket_id).await?;
-    let category = match &file.category {
-        Some(k) => state.meta.get_category(k).await?,
-        None => None,
-    };
-    let rules = ContentRules::new(&bucket, category.as_ref());
+    let rules = files::content_rules(&state, &file).await?;
     let updated = ingest::replace(
         &state,
         file,

@@ -1,122 +1,20 @@
 //! File queries: filters, ordering, keyset cursors, and which files a caller's listings may contain.
 //! REST query strings and GraphQL `where` inputs both become a [`FileQuery`].
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+mod order;
+mod scope;
 
-use crate::access::{Principal, UserContext};
-use crate::error::{ErrorCode, TroveError};
-use crate::ids::{BucketId, FileId, TenantId, UserId};
+use chrono::{DateTime, Utc};
+
+use crate::error::TroveError;
+use crate::ids::{BucketId, UserId};
 use crate::model::{Access, FileRecord, FileStatus, Visibility};
+pub use order::{Cursor, CursorValue, Order, OrderBy};
+pub use scope::ListScope;
 
 /// The default page size and the largest allowed.
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 1000;
-
-/// Which files a caller's listings may contain: never another tenant's, and only files the caller
-/// may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListScope {
-    /// The admin key: everything.
-    All,
-    /// A user: their own files, and in their tenant the files shared with the tenant, public ones,
-    /// and (for a tenant admin) all of them.
-    User {
-        user_id: UserId,
-        tenant_id: Option<TenantId>,
-        tenant_admin: bool,
-    },
-}
-
-impl ListScope {
-    /// The reference definition of the scope; the SQL of each metadata backend must agree with it.
-    pub fn admits(&self, f: &FileRecord) -> bool {
-        match self {
-            Self::All => true,
-            Self::User {
-                user_id,
-                tenant_id,
-                tenant_admin,
-            } => {
-                let own = f.uploaded_by_user_id.as_ref() == Some(user_id);
-                let same_tenant = tenant_id.is_some() && f.tenant_id == *tenant_id;
-                own || (same_tenant
-                    && (*tenant_admin
-                        || f.access == Access::Tenant
-                        || f.visibility == Visibility::Public))
-            }
-        }
-    }
-}
-
-impl Principal {
-    /// Listing needs credentials.
-    pub fn list_scope(&self) -> Result<ListScope, TroveError> {
-        match self {
-            Self::Admin => Ok(ListScope::All),
-            Self::User(u) => Ok(user_scope(u)),
-            Self::Anonymous => Err(TroveError::new(
-                ErrorCode::Unauthorized,
-                "credentials are required",
-            )),
-        }
-    }
-}
-
-fn user_scope(u: &UserContext) -> ListScope {
-    ListScope::User {
-        user_id: u.user_id.clone(),
-        tenant_id: u.tenant_id.clone(),
-        tenant_admin: u.is_tenant_admin(),
-    }
-}
-
-/// The field a listing is ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OrderBy {
-    #[serde(rename = "createdAt")]
-    CreatedAt,
-    #[serde(rename = "updatedAt")]
-    UpdatedAt,
-    #[serde(rename = "name")]
-    Name,
-    #[serde(rename = "size")]
-    Size,
-}
-
-impl OrderBy {
-    pub fn parse(s: &str) -> Result<Self, TroveError> {
-        match s {
-            "createdAt" => Ok(Self::CreatedAt),
-            "updatedAt" => Ok(Self::UpdatedAt),
-            "name" => Ok(Self::Name),
-            "size" => Ok(Self::Size),
-            _ => Err(param(
-                "orderBy",
-                "must be one of createdAt, updatedAt, name, size",
-            )),
-        }
-    }
-
-    /// This field's value in `f`, as a cursor stores it.
-    pub fn key_of(self, f: &FileRecord) -> CursorValue {
-        match self {
-            Self::CreatedAt => CursorValue::Int(f.created_at.timestamp_millis()),
-            Self::UpdatedAt => CursorValue::Int(f.updated_at.timestamp_millis()),
-            Self::Name => CursorValue::Text(f.name.clone()),
-            Self::Size => CursorValue::Int(f.size as i64),
-        }
-    }
-}
-
-/// Ascending or descending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    Asc,
-    Desc,
-}
 
 /// A MIME filter: exact, or every subtype of a type (`image/*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,41 +45,6 @@ pub struct FileFilter {
     pub max_size: Option<u64>,
     /// Equality on top-level metadata keys.
     pub metadata: Vec<(String, String)>,
-}
-
-/// The value of the ordering field at a cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum CursorValue {
-    Int(i64),
-    Text(String),
-}
-
-/// A position in a listing: the last row's ordering value and id. Opaque to clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    #[serde(rename = "o")]
-    pub order_by: OrderBy,
-    #[serde(rename = "d")]
-    pub descending: bool,
-    #[serde(rename = "v")]
-    pub value: CursorValue,
-    #[serde(rename = "i")]
-    pub id: FileId,
-}
-
-impl Cursor {
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    pub fn decode(s: &str) -> Result<Self, TroveError> {
-        URL_SAFE_NO_PAD
-            .decode(s)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| param("cursor", "is not a cursor from this listing"))
-    }
 }
 
 /// A complete listing request.
@@ -366,9 +229,8 @@ fn non_empty(name: &str, v: &str) -> Result<String, TroveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::FilePermission;
+    use crate::error::ErrorCode;
     use crate::ids::FileId;
-    use proptest::prelude::*;
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -449,59 +311,5 @@ mod tests {
             )
             .is_ok()
         );
-    }
-
-    fn file(owner: u8, tenant: u8, public: bool, tenant_access: bool) -> FileRecord {
-        let t = crate::time::now();
-        FileRecord {
-            id: FileId::new(),
-            bucket_id: BucketId::default_bucket(),
-            name: "f".into(),
-            mime_type: "text/plain".into(),
-            size: 1,
-            etag: String::new(),
-            is_uploaded: true,
-            status: FileStatus::Ready,
-            metadata: serde_json::json!({}),
-            visibility: if public {
-                Visibility::Public
-            } else {
-                Visibility::Private
-            },
-            access: if tenant_access {
-                Access::Tenant
-            } else {
-                Access::Owner
-            },
-            tenant_id: (tenant > 0).then(|| TenantId(format!("t{tenant}"))),
-            uploaded_by_user_id: (owner > 0).then(|| UserId(format!("u{owner}"))),
-            checksum_sha256: None,
-            created_at: t,
-            updated_at: t,
-            revision: None,
-            category: None,
-            associations: Vec::new(),
-        }
-    }
-
-    proptest! {
-        /// A listing never contains a file the caller could not read, nor another tenant's file.
-        #[test]
-        fn scope_is_within_read_access(owner in 0u8..3, tenant in 0u8..3, public: bool, tenant_access: bool,
-                                        user in 1u8..3, user_tenant in 0u8..3, admin: bool) {
-            let f = file(owner, tenant, public, tenant_access);
-            let u = UserContext {
-                user_id: UserId(format!("u{user}")),
-                tenant_id: (user_tenant > 0).then(|| TenantId(format!("t{user_tenant}"))),
-                roles: if admin { vec!["admin".into()] } else { vec![] },
-            };
-            let p = Principal::User(u.clone());
-            let scope = p.list_scope().unwrap();
-            if scope.admits(&f) {
-                prop_assert!(p.file_permission(&f) != FilePermission::None);
-                let own = f.uploaded_by_user_id == Some(u.user_id.clone());
-                prop_assert!(own || (f.tenant_id.is_some() && f.tenant_id == u.tenant_id));
-            }
-        }
     }
 }
