@@ -104,7 +104,7 @@ impl BlobStore {
     /// Starts writing a blob; nothing is visible under `key` until [`BlobWriter::finish`] returns.
     pub async fn writer(&self, key: &str) -> Result<BlobWriter, BlobError> {
         let inner = match &self.backend {
-            Backend::Local(dir) => WriterInner::Local(dir.writer(key).await?),
+            Backend::Local(dir) => WriterInner::Local(Box::new(dir.writer(key).await?)),
             Backend::Object(store) => {
                 WriterInner::Object(Box::new(object_store::buffered::BufWriter::with_capacity(
                     store.clone(),
@@ -167,6 +167,16 @@ impl BlobStore {
         }
     }
 
+    /// Removes what writers that died left behind (staged files of the local backend no live
+    /// writer holds); safe beside running servers. Returns how many were removed.
+    pub async fn sweep_abandoned_writes(&self) -> Result<usize, BlobError> {
+        match &self.backend {
+            Backend::Local(dir) => Ok(dir.sweep_staging().await?),
+            // Multipart uploads abandoned in object storage are left to the store's lifecycle rules.
+            Backend::Object(_) => Ok(0),
+        }
+    }
+
     /// Answers when the storage does.
     pub async fn ping(&self) -> Result<(), BlobError> {
         match &self.backend {
@@ -188,7 +198,7 @@ pub struct BlobWriter {
 }
 
 enum WriterInner {
-    Local(local::LocalWriter),
+    Local(Box<local::LocalWriter>),
     Object(Box<object_store::buffered::BufWriter>),
 }
 
@@ -204,7 +214,7 @@ impl BlobWriter {
     /// Makes the blob durable and visible under its key. Returns only once it is.
     pub async fn finish(self) -> Result<(), BlobError> {
         match self.inner {
-            WriterInner::Local(w) => w.finish().await,
+            WriterInner::Local(w) => (*w).finish().await,
             WriterInner::Object(mut w) => {
                 use tokio::io::AsyncWriteExt;
                 w.shutdown().await.map_err(BlobError::from)
@@ -215,7 +225,7 @@ impl BlobWriter {
     /// Discards what was written.
     pub async fn abort(self) {
         match self.inner {
-            WriterInner::Local(w) => w.abort().await,
+            WriterInner::Local(w) => (*w).abort().await,
             WriterInner::Object(mut w) => {
                 if let Err(e) = w.abort().await {
                     tracing::warn!(error = %e, "aborting an object upload failed");

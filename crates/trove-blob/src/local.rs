@@ -1,12 +1,19 @@
 //! The local-folder backend: every blob is a file under the root, written durably.
 //!
-//! A write goes to `{root}/.staging/{uuid}`, is fsynced, renamed to `{root}/{key}`, and the
-//! directory is fsynced, all before `finish` returns. `.staging` is emptied at start-up, which
-//! removes what a crash interrupted. (Bucket ids cannot contain a dot, so no key collides with it.)
+//! A write goes to `{root}/.staging/{uuid}`, is fsynced, renamed to `{root}/{key}`, and every
+//! directory whose entries changed on the way (a new bucket folder's parent too) is fsynced, all
+//! before `finish` returns. (Bucket ids cannot contain a dot, so no key collides with `.staging`.)
+//!
+//! A staged file is held under an exclusive `flock` by its writer for as long as it is being
+//! written (`create_locked` closes the gap between creating and locking). The lock dies with the
+//! process, so a staged file that someone else can lock is provably abandoned: [`LocalDir::sweep_staging`] removes only those, and can therefore run at any
+//! time beside live servers sharing the folder (at start-up, every minute, from `trove gc`).
 
+use std::collections::HashSet;
 use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use tokio::fs;
@@ -28,18 +35,40 @@ const SMALL_READ: u64 = 64 * 1024;
 pub struct LocalDir {
     root: PathBuf,
     staging: PathBuf,
+    /// Bucket folders whose entry in the root this process has made durable.
+    durable_buckets: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LocalDir {
-    /// Creates the folder if needed and clears interrupted writes.
+    /// Creates the folder (durably) if needed. Staged files are left alone: another server may be
+    /// writing them; [`Self::sweep_staging`] removes the abandoned ones.
     pub async fn open(root: PathBuf) -> std::io::Result<Self> {
         let staging = root.join(STAGING_DIR);
-        fs::create_dir_all(&staging).await?;
-        let mut entries = fs::read_dir(&staging).await?;
-        while let Some(entry) = entries.next_entry().await? {
-            fs::remove_file(entry.path()).await?;
-        }
-        Ok(Self { root, staging })
+        let (r, st) = (root.clone(), staging.clone());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&st)?;
+            sync_dir(&r)?;
+            if let Some(parent) = r.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(Self {
+            root,
+            staging,
+            durable_buckets: Arc::default(),
+        })
+    }
+
+    /// Removes staged files that no live writer holds (their writer crashed or was killed);
+    /// returns how many went.
+    pub async fn sweep_staging(&self) -> std::io::Result<usize> {
+        let staging = self.staging.clone();
+        tokio::task::spawn_blocking(move || sweep_abandoned(&staging))
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     fn path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
@@ -57,12 +86,19 @@ impl LocalDir {
 
     pub(crate) async fn writer(&self, key: &str) -> Result<LocalWriter, BlobError> {
         let dest = self.path_of(key)?;
-        let tmp = self.staging.join(uuid::Uuid::new_v4().simple().to_string());
-        let file = fs::File::create(&tmp).await?;
+        let staging = self.staging.clone();
+        let (file, tmp) = tokio::task::spawn_blocking(move || create_locked(&staging))
+            .await
+            .map_err(|e| BlobError::Io(e.to_string()))??;
         Ok(LocalWriter {
-            file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
+            file: Some(BufWriter::with_capacity(
+                WRITE_BUFFER,
+                fs::File::from_std(file),
+            )),
             tmp,
             dest,
+            root: self.root.clone(),
+            durable_buckets: self.durable_buckets.clone(),
         })
     }
 
@@ -154,11 +190,92 @@ fn read_ahead(
     }
 }
 
+/// Creates a new staged file and takes its lock, held until the file is renamed or dropped. A
+/// sweeper may remove the file between its creation and the lock; the writer notices (the name no
+/// longer leads to the locked file) and starts over with another name.
+fn create_locked(staging: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let path = staging.join(uuid::Uuid::new_v4().simple().to_string());
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        file.lock()?;
+        let ours = file.metadata()?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => return Ok((file, path)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Removes the files of `staging` that can be locked: no live writer holds them.
+fn sweep_abandoned(staging: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(staging)? {
+        let path = entry?.path();
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue; // Renamed or removed meanwhile.
+        };
+        if file.try_lock().is_ok() {
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Creates the folders between `root` and `dir` that are missing and returns every folder whose
+/// entries must be fsynced for `dir` and a new entry in it to survive a crash: `dir` itself, the
+/// parent of each folder created, and the root for a bucket folder this process has not yet made
+/// durable (another upload may have created it and not yet synced the root).
+fn prepare_dirs(
+    root: &Path,
+    dir: &Path,
+    durable_buckets: &Mutex<HashSet<PathBuf>>,
+) -> std::io::Result<Vec<PathBuf>> {
+    let rel = dir
+        .strip_prefix(root)
+        .map_err(|_| std::io::Error::other("blob folder outside the root"))?;
+    let mut to_sync = Vec::new();
+    let mut current = root.to_path_buf();
+    for (depth, part) in rel.components().enumerate() {
+        let next = current.join(part);
+        let created = match std::fs::create_dir(&next) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(e),
+        };
+        let known = depth == 0
+            && durable_buckets
+                .lock()
+                .is_ok_and(|known| known.contains(&next));
+        if created || (depth == 0 && !known) {
+            to_sync.push(current.clone());
+        }
+        current = next;
+    }
+    to_sync.push(dir.to_path_buf());
+    Ok(to_sync)
+}
+
 /// A blob being written to the staging folder.
 pub(crate) struct LocalWriter {
     file: Option<BufWriter<fs::File>>,
     tmp: PathBuf,
     dest: PathBuf,
+    root: PathBuf,
+    durable_buckets: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LocalWriter {
@@ -179,25 +296,34 @@ impl LocalWriter {
         file.flush().await?;
         let file = file.into_inner();
         file.sync_all().await?;
+        let (tmp, dest, root) = (self.tmp.clone(), self.dest.clone(), self.root.clone());
+        let durable = self.durable_buckets.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let parent = dest
+                .parent()
+                .ok_or_else(|| std::io::Error::other("blob without a folder"))?;
+            let to_sync = prepare_dirs(&root, parent, &durable)?;
+            std::fs::rename(&tmp, &dest)?;
+            // The rename is durable once every folder holding a new entry is.
+            for dir in &to_sync {
+                sync_dir(dir)?;
+            }
+            if let (Ok(mut known), Some(bucket)) = (
+                durable.lock(),
+                parent
+                    .strip_prefix(&root)
+                    .ok()
+                    .and_then(|rel| rel.components().next())
+                    .map(|c| root.join(c)),
+            ) {
+                known.insert(bucket);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))??;
+        // Dropping the file releases its lock; it has its final name by now.
         drop(file);
-        let parent = self.dest.parent().map(Path::to_path_buf);
-        if let Some(parent) = &parent {
-            fs::create_dir_all(parent).await?;
-        }
-        fs::rename(&self.tmp, &self.dest).await?;
-        // The rename is durable once the directories holding the new entries are.
-        if let Some(parent) = parent {
-            let grandparent = parent.parent().map(Path::to_path_buf);
-            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                std::fs::File::open(&parent)?.sync_all()?;
-                if let Some(gp) = grandparent {
-                    std::fs::File::open(gp)?.sync_all()?;
-                }
-                Ok(())
-            })
-            .await
-            .map_err(|e| BlobError::Io(e.to_string()))??;
-        }
         Ok(())
     }
 
@@ -215,5 +341,42 @@ impl Drop for LocalWriter {
         if self.file.take().is_some() {
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_bucket_folder_makes_the_root_durable_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let known = Mutex::new(HashSet::new());
+        let first = prepare_dirs(root, &root.join("b/f1"), &known).unwrap();
+        assert_eq!(
+            first,
+            vec![root.to_path_buf(), root.join("b"), root.join("b/f1")],
+            "the root holds the new bucket folder, the bucket the new file folder"
+        );
+        // Created by someone else and not yet known durable: the root is synced again.
+        let again = prepare_dirs(root, &root.join("b/f2"), &known).unwrap();
+        assert_eq!(again[0], root.to_path_buf());
+        known.lock().unwrap().insert(root.join("b"));
+        let later = prepare_dirs(root, &root.join("b/f3"), &known).unwrap();
+        assert_eq!(later, vec![root.join("b"), root.join("b/f3")]);
+    }
+
+    #[test]
+    fn only_unlocked_old_staged_files_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = dir.path().join("held");
+        let abandoned = dir.path().join("abandoned");
+        let writer = std::fs::File::create(&held).unwrap();
+        writer.lock().unwrap();
+        std::fs::File::create(&abandoned).unwrap();
+        assert_eq!(sweep_abandoned(dir.path()).unwrap(), 1);
+        assert!(held.exists(), "a file its writer holds stays");
+        assert!(!abandoned.exists());
     }
 }

@@ -36,8 +36,10 @@ impl UserContext {
         matches!((&self.tenant_id, &file.tenant_id), (Some(a), Some(b)) if a == b)
     }
 
-    fn owns(&self, file: &FileRecord) -> bool {
-        file.uploaded_by_user_id.as_ref() == Some(&self.user_id)
+    /// A user is identified by the pair (tenant, `sub`): the same `sub` acting in another tenant
+    /// (or in none) is another user and owns nothing here.
+    pub fn owns(&self, file: &FileRecord) -> bool {
+        file.uploaded_by_user_id.as_ref() == Some(&self.user_id) && file.tenant_id == self.tenant_id
     }
 }
 
@@ -131,6 +133,12 @@ impl Principal {
         }
     }
 
+    /// Whether this principal may see who uploaded a file and in which tenant. User ids are often
+    /// e-mail addresses: anonymous readers of a public file see neither.
+    pub fn sees_identities(&self) -> bool {
+        !matches!(self, Self::Anonymous)
+    }
+
     /// The owner and tenant recorded on a file this principal uploads.
     pub fn upload_identity(&self) -> (Option<UserId>, Option<TenantId>) {
         match self {
@@ -204,7 +212,24 @@ mod tests {
     fn owner_reads_and_changes() {
         let f = file(Some("u"), Some("t"), Visibility::Private, Access::Owner);
         assert_eq!(user("u", Some("t"), &[]).file_permission(&f), Change);
-        assert_eq!(user("u", None, &[]).file_permission(&f), Change);
+        let g = file(Some("u"), None, Visibility::Private, Access::Owner);
+        assert_eq!(user("u", None, &[]).file_permission(&g), Change);
+    }
+
+    #[test]
+    fn the_same_sub_in_another_tenant_is_another_user() {
+        let f = file(Some("u"), Some("t"), Visibility::Private, Access::Tenant);
+        assert_eq!(user("u", Some("x"), &[]).file_permission(&f), NoAccess);
+        assert_eq!(user("u", None, &[]).file_permission(&f), NoAccess);
+        let g = file(Some("u"), None, Visibility::Private, Access::Owner);
+        assert_eq!(user("u", Some("t"), &[]).file_permission(&g), NoAccess);
+    }
+
+    #[test]
+    fn anonymous_callers_see_no_identities() {
+        assert!(!Principal::Anonymous.sees_identities());
+        assert!(Principal::Admin.sees_identities());
+        assert!(user("u", None, &[]).sees_identities());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod association;
+pub mod caching;
 pub mod category;
 pub mod disposition;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod listing;
 pub mod mime;
 pub mod model;
+pub mod nesting;
 pub mod precondition;
 pub mod range;
 pub mod time;

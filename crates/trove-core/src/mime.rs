@@ -66,22 +66,33 @@ fn valid(mime: &str) -> bool {
     crate::validate::mime_pattern(mime).is_ok() && !mime.contains('*')
 }
 
-/// Types a browser would run or render as a document: served sandboxed and as an attachment.
-pub fn is_active_content(mime: &str) -> bool {
+/// Whether a browser may show content of this type inline on the API's origin. An allow-list: types
+/// that browsers display without running anything (raster images, audio, video, PDF, plain text and
+/// data). Everything else, including types no list of dangerous ones anticipated (`text/xsl`,
+/// `text/jscript`, `multipart/x-mixed-replace`, `message/rfc822`…), is served as an attachment
+/// under `Content-Security-Policy: sandbox`.
+pub fn is_safe_inline(mime: &str) -> bool {
     let m = normalize(mime);
+    if m.ends_with("+xml") || m.contains("xml") || m.contains("script") {
+        return false;
+    }
     matches!(
         m.as_str(),
-        "text/html"
-            | "application/xhtml+xml"
-            | "image/svg+xml"
-            | "application/xml"
-            | "text/xml"
-            | "text/javascript"
-            | "application/javascript"
-            | "application/x-javascript"
-            | "application/ecmascript"
-            | "text/ecmascript"
-    ) || m.ends_with("+xml")
+        "image/png"
+            | "image/apng"
+            | "image/jpeg"
+            | "image/gif"
+            | "image/webp"
+            | "image/avif"
+            | "image/bmp"
+            | "image/x-icon"
+            | "image/vnd.microsoft.icon"
+            | "application/pdf"
+            | "text/plain"
+            | "text/csv"
+            | "text/markdown"
+            | "application/json"
+    ) || ((m.starts_with("audio/") || m.starts_with("video/")) && valid(&m))
 }
 
 #[cfg(test)]
@@ -134,11 +145,33 @@ mod tests {
     }
 
     #[test]
-    fn active_content() {
-        assert!(is_active_content("text/html; charset=utf-8"));
-        assert!(is_active_content("image/svg+xml"));
-        assert!(is_active_content("application/javascript"));
-        assert!(!is_active_content("image/png"));
-        assert!(!is_active_content("text/plain"));
+    fn only_passive_types_are_inline() {
+        for active in [
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/javascript",
+            "text/xsl",
+            "text/jscript",
+            "multipart/x-mixed-replace",
+            "message/rfc822",
+            "application/xhtml+xml",
+            "text/xml",
+            "application/octet-stream",
+            "video/x-something+xml",
+            "text/vtt",
+        ] {
+            assert!(!is_safe_inline(active), "{active}");
+        }
+        for passive in [
+            "image/png",
+            "IMAGE/JPEG",
+            "text/plain; charset=utf-8",
+            "application/pdf",
+            "audio/mpeg",
+            "video/mp4",
+            "application/json",
+        ] {
+            assert!(is_safe_inline(passive), "{passive}");
+        }
     }
 }

@@ -71,6 +71,13 @@ impl Preconditions<'_> {
     }
 }
 
+/// Whether an `If-Match` value (`*` or a list of entity tags) holds for a representation whose current
+/// entity tag is `etag` (strong comparison, RFC 9110 section 13.1.1). Unsafe methods (`PATCH`, `PUT`,
+/// `DELETE`) check it atomically with their write.
+pub fn if_match_holds(header: &str, etag: &str) -> bool {
+    matches_any(header, etag, Comparison::Strong)
+}
+
 #[derive(Clone, Copy)]
 enum Comparison {
     Strong,

@@ -4,6 +4,8 @@ use crate::error::{ErrorCode, TroveError};
 
 /// Largest serialized `metadata` object accepted.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// Deepest nesting of arrays and objects inside `metadata`.
+pub const MAX_METADATA_DEPTH: usize = 16;
 /// Longest file name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 255;
 
@@ -15,6 +17,10 @@ pub fn file_name(raw: &str) -> Result<String, TroveError> {
     if base.chars().any(char::is_control) {
         return invalid("file name must not contain control characters");
     }
+    if base.chars().any(is_bidi_control) {
+        // U+202E turns "harmless\u{202E}txt.exe" into what reads as "harmlessexe.txt".
+        return invalid("file name must not contain bidirectional control characters");
+    }
     if base.trim().is_empty() || base == "." || base == ".." {
         return invalid("file name must not be empty");
     }
@@ -24,10 +30,38 @@ pub fn file_name(raw: &str) -> Result<String, TroveError> {
     Ok(base.to_owned())
 }
 
-/// Checks that `metadata` is a JSON object of at most 64 KiB once serialized.
+/// The embeddings and overrides of Unicode's bidirectional algorithm (U+202A–U+202E) and its
+/// isolates (U+2066–U+2069), which can make a name display in another order than it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// How deeply a JSON value nests (a scalar is 0), measured without recursion.
+pub fn json_depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match v {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(d + 1);
+        stack.extend(children.map(|c| (c, d + 1)));
+    }
+    deepest
+}
+
+/// Checks that `metadata` is a JSON object of at most 64 KiB once serialized and at most 16 levels
+/// deep.
 pub fn metadata(value: &serde_json::Value) -> Result<(), TroveError> {
     if !value.is_object() {
         return Err(TroveError::invalid("metadata must be a JSON object"));
+    }
+    if json_depth(value) > MAX_METADATA_DEPTH {
+        return Err(TroveError::invalid(
+            "metadata must be nested at most 16 levels deep",
+        ));
     }
     let len = serde_json::to_vec(value)
         .map(|v| v.len())
@@ -93,6 +127,14 @@ mod tests {
             file_name("a\u{0}b").unwrap_err().code,
             ErrorCode::InvalidName
         );
+        for bidi in ['\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}'] {
+            assert_eq!(
+                file_name(&format!("invoice{bidi}txt.exe"))
+                    .unwrap_err()
+                    .code,
+                ErrorCode::InvalidName
+            );
+        }
         assert!(file_name(&"é".repeat(127)).is_ok());
         assert!(file_name(&"é".repeat(128)).is_err());
     }
@@ -102,6 +144,13 @@ mod tests {
         assert!(metadata(&serde_json::json!({"a": 1})).is_ok());
         assert!(metadata(&serde_json::json!([1])).is_err());
         assert!(metadata(&serde_json::json!({"a": "x".repeat(70_000)})).is_err());
+        let mut deep = serde_json::json!(1);
+        for _ in 0..16 {
+            deep = serde_json::json!([deep]);
+        }
+        assert_eq!(json_depth(&deep), 16);
+        assert!(metadata(&serde_json::json!({ "a": deep })).is_err());
+        assert!(metadata(&serde_json::json!({"a": [[{"b": 1}]]})).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use trove_core::{
     NewBucket, NewCategory, RevisionId, TenantId, UserId, Visibility,
 };
 
-use crate::{MetaError, MetaStore, StoredContent};
+use crate::{FileChanges, MetaError, MetaStore, StoredContent};
 
 /// Runs every check against an empty store.
 pub async fn run_all(store: &dyn MetaStore) {
@@ -22,6 +22,10 @@ pub async fn run_all(store: &dyn MetaStore) {
     categories(store).await;
     listings_agree_with_the_scope(store).await;
     direct_uploads(store).await;
+    updates_touch_only_their_fields(store).await;
+    if_match_guards_every_write(store).await;
+    failing_deletions_back_off_per_key(store).await;
+    entity_files_are_scoped_before_the_limit(store).await;
 }
 
 fn bucket(id: &str) -> Bucket {
@@ -134,8 +138,31 @@ async fn file_lifecycle(store: &dyn MetaStore) {
     renamed.metadata = serde_json::json!({"a": [1, 2]});
     renamed.visibility = Visibility::Public;
     renamed.access = Access::Tenant;
-    assert!(store.update_file_fields(&renamed).await.unwrap());
+    renamed.updated_at = now();
+    let changes = FileChanges {
+        name: Some(renamed.name.clone()),
+        metadata: Some(renamed.metadata.clone()),
+        visibility: Some(renamed.visibility),
+        access: Some(renamed.access),
+        category: None,
+    };
+    let returned = store
+        .update_file_fields(f.id, &changes, None, renamed.updated_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        returned.as_ref(),
+        Some(&renamed),
+        "the update returns the row"
+    );
     assert_eq!(store.get_file(f.id).await.unwrap(), Some(renamed));
+    assert_eq!(
+        store
+            .update_file_fields(FileId::new(), &changes, None, now())
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.get_file(FileId::new()).await.unwrap(), None);
     let (joined, its_bucket) = store
         .get_file_with_bucket(f.id)
@@ -177,32 +204,30 @@ async fn replace_and_delete_queue_old_blobs(store: &dyn MetaStore) {
 
     let second = RevisionId::new();
     let (updated, replaced) = store
-        .replace_content(f.id, &content(second, 2), now())
+        .replace_content(f.id, &content(second, 2), None, now())
         .await
         .unwrap();
     assert_eq!(replaced.as_deref(), Some(old_key.as_str()));
     assert_eq!(updated.revision, Some(second));
     assert_eq!(updated.size, 2);
-    assert_eq!(
-        store.pending_blob_deletions(100).await.unwrap(),
-        vec![old_key.clone()]
-    );
+    assert_eq!(due_keys(store).await, vec![old_key.clone()]);
     store.blob_deleted(&old_key).await.unwrap();
-    assert!(store.pending_blob_deletions(100).await.unwrap().is_empty());
+    assert!(due_keys(store).await.is_empty());
 
-    let (deleted, key) = store.delete_file(f.id).await.unwrap().expect("deleted");
-    assert_eq!(deleted.id, f.id);
+    let (deleted, key) = store
+        .delete_file(f.id, None)
+        .await
+        .unwrap()
+        .expect("deleted");
+    assert_eq!(deleted, updated, "a delete returns what it deleted");
     let new_key = FileRecord::blob_key(&f.bucket_id, f.id, second);
     assert_eq!(key.as_deref(), Some(new_key.as_str()));
-    assert_eq!(
-        store.pending_blob_deletions(100).await.unwrap(),
-        vec![new_key.clone()]
-    );
-    assert!(store.delete_file(f.id).await.unwrap().is_none());
+    assert_eq!(due_keys(store).await, vec![new_key.clone()]);
+    assert!(store.delete_file(f.id, None).await.unwrap().is_none());
     assert!(
         matches!(
             store
-                .replace_content(f.id, &content(RevisionId::new(), 1), now())
+                .replace_content(f.id, &content(RevisionId::new(), 1), None, now())
                 .await,
             Err(MetaError::Stale(_))
         ),
@@ -224,7 +249,7 @@ async fn bucket_with_files_cannot_be_deleted(store: &dyn MetaStore) {
         store.delete_bucket(&f.bucket_id).await,
         Err(MetaError::Conflict(_))
     ));
-    store.delete_file(f.id).await.unwrap();
+    store.delete_file(f.id, None).await.unwrap();
     assert!(!store.bucket_has_files(&f.bucket_id).await.unwrap());
     assert!(store.delete_bucket(&f.bucket_id).await.unwrap());
 }
@@ -288,7 +313,7 @@ async fn associations(store: &dyn MetaStore) {
     );
     assert_eq!(
         store
-            .files_of_entity(&entity("deal", "2"), 10)
+            .files_of_entity(&entity("deal", "2"), &ListScope::All, None, 10)
             .await
             .unwrap()
             .len(),
@@ -303,7 +328,7 @@ async fn associations(store: &dyn MetaStore) {
     );
     assert!(
         store
-            .files_of_entity(&entity("deal", "2"), 10)
+            .files_of_entity(&entity("deal", "2"), &ListScope::All, None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -315,10 +340,10 @@ async fn associations(store: &dyn MetaStore) {
         .add_association(f.id, &entity("deal", "3"), now())
         .await
         .unwrap();
-    store.delete_file(f.id).await.unwrap();
+    store.delete_file(f.id, None).await.unwrap();
     assert!(
         store
-            .files_of_entity(&entity("deal", "3"), 10)
+            .files_of_entity(&entity("deal", "3"), &ListScope::All, None, 10)
             .await
             .unwrap()
             .is_empty(),
@@ -367,7 +392,7 @@ async fn categories(store: &dyn MetaStore) {
         "force clears it"
     );
     assert!(!store.delete_category("invoices", true).await.unwrap());
-    store.delete_file(f.id).await.unwrap();
+    store.delete_file(f.id, None).await.unwrap();
 }
 
 async fn listings_agree_with_the_scope(store: &dyn MetaStore) {
@@ -398,26 +423,12 @@ async fn listings_agree_with_the_scope(store: &dyn MetaStore) {
     }
     let scopes = [
         ListScope::All,
-        ListScope::User {
-            user_id: UserId("a".into()),
-            tenant_id: Some(TenantId("t1".into())),
-            tenant_admin: false,
-        },
-        ListScope::User {
-            user_id: UserId("b".into()),
-            tenant_id: Some(TenantId("t1".into())),
-            tenant_admin: true,
-        },
-        ListScope::User {
-            user_id: UserId("c".into()),
-            tenant_id: Some(TenantId("t2".into())),
-            tenant_admin: false,
-        },
-        ListScope::User {
-            user_id: UserId("c".into()),
-            tenant_id: None,
-            tenant_admin: false,
-        },
+        ListScope::user(UserId("a".into()), Some(TenantId("t1".into())), false),
+        ListScope::user(UserId("b".into()), Some(TenantId("t1".into())), true),
+        ListScope::user(UserId("c".into()), Some(TenantId("t2".into())), false),
+        ListScope::user(UserId("c".into()), None, false),
+        // A `sub` that uploaded in t1 acting without a tenant owns nothing there.
+        ListScope::user(UserId("a".into()), None, false),
     ];
     for scope in scopes {
         let params = vec![
@@ -447,7 +458,7 @@ async fn listings_agree_with_the_scope(store: &dyn MetaStore) {
         assert_eq!(got, expected, "the listing is exactly the scope: {scope:?}");
     }
     for f in all {
-        store.delete_file(f.id).await.unwrap();
+        store.delete_file(f.id, None).await.unwrap();
     }
 }
 
@@ -472,11 +483,28 @@ async fn direct_uploads(store: &dyn MetaStore) {
             .is_empty()
     );
     let later = expires + chrono::Duration::seconds(1);
-    let expired = store
-        .expired_uploads(later, now() - chrono::Duration::seconds(60), 10)
-        .await
-        .unwrap();
+    assert!(
+        store
+            .expired_uploads(later, now() - chrono::Duration::seconds(60), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "an expired URL whose upload was touched recently is still streaming"
+    );
+    let expired = store.expired_uploads(later, later, 10).await.unwrap();
     assert_eq!(expired.iter().map(|e| e.id).collect::<Vec<_>>(), vec![f.id]);
+    assert!(
+        store.touch_upload(f.id, later).await.unwrap(),
+        "a lease on a pending upload"
+    );
+    assert!(
+        store
+            .expired_uploads(later, later, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "touched rows are not collected"
+    );
     assert!(store.cancel_upload(f.id, now()).await.unwrap());
     assert!(!store.cancel_upload(f.id, now()).await.unwrap());
     assert_eq!(
@@ -491,6 +519,212 @@ async fn direct_uploads(store: &dyn MetaStore) {
         .await
         .unwrap();
     assert!(found.iter().any(|e| e.id == stale.id));
-    store.delete_file(f.id).await.unwrap();
-    store.delete_file(stale.id).await.unwrap();
+    store.delete_file(f.id, None).await.unwrap();
+    store.delete_file(stale.id, None).await.unwrap();
+}
+
+async fn due_keys(store: &dyn MetaStore) -> Vec<String> {
+    store
+        .due_blob_deletions(now(), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| q.key)
+        .collect()
+}
+
+/// A ready file in `bucket` owned by u1 in t1.
+async fn ready_file(store: &dyn MetaStore, bucket_id: &str) -> FileRecord {
+    store.ensure_bucket(&bucket(bucket_id)).await.unwrap();
+    let f = pending_file(bucket_id);
+    store.insert_file(&f).await.unwrap();
+    store
+        .complete_upload(f.id, &content(f.revision.unwrap(), 3), now())
+        .await
+        .unwrap()
+}
+
+/// Two writers changing different fields of one file both keep their change.
+async fn updates_touch_only_their_fields(store: &dyn MetaStore) {
+    let f = ready_file(store, "fields").await;
+    let private = FileChanges {
+        visibility: Some(Visibility::Private),
+        ..FileChanges::default()
+    };
+    let public = FileChanges {
+        visibility: Some(Visibility::Public),
+        ..FileChanges::default()
+    };
+    store
+        .update_file_fields(f.id, &public, None, now())
+        .await
+        .unwrap();
+    // One request reads the public file, another makes it private, then the first renames it.
+    store
+        .update_file_fields(f.id, &private, None, now())
+        .await
+        .unwrap();
+    let rename = FileChanges {
+        name: Some("renamed.pdf".into()),
+        ..FileChanges::default()
+    };
+    let after = store
+        .update_file_fields(f.id, &rename, None, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.name, "renamed.pdf");
+    assert_eq!(
+        after.visibility,
+        Visibility::Private,
+        "the rename kept the make-private"
+    );
+    assert_eq!(after.metadata, f.metadata);
+    let cleared = FileChanges {
+        category: Some(None),
+        ..FileChanges::default()
+    };
+    assert_eq!(
+        store
+            .update_file_fields(f.id, &cleared, None, now())
+            .await
+            .unwrap()
+            .unwrap()
+            .category,
+        None
+    );
+    store.delete_file(f.id, None).await.unwrap();
+}
+
+async fn if_match_guards_every_write(store: &dyn MetaStore) {
+    let f = ready_file(store, "ifmatch").await;
+    let rename = FileChanges {
+        name: Some("x.pdf".into()),
+        ..FileChanges::default()
+    };
+    let stale = "\"0000\"";
+    assert!(matches!(
+        store
+            .update_file_fields(f.id, &rename, Some(stale), now())
+            .await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert_eq!(
+        store.get_file(f.id).await.unwrap().unwrap().name,
+        f.name,
+        "nothing changed"
+    );
+    assert!(matches!(
+        store
+            .replace_content(f.id, &content(RevisionId::new(), 9), Some(stale), now())
+            .await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        store.delete_file(f.id, Some(stale)).await,
+        Err(MetaError::PreconditionFailed)
+    ));
+    assert!(store.get_file(f.id).await.unwrap().is_some(), "not deleted");
+    let renamed = store
+        .update_file_fields(f.id, &rename, Some(&f.etag), now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name, "x.pdf");
+    let other = StoredContent {
+        etag: format!("\"{}\"", "cd".repeat(32)),
+        ..content(RevisionId::new(), 9)
+    };
+    let (replaced, old) = store
+        .replace_content(f.id, &other, Some("*"), now())
+        .await
+        .unwrap();
+    store.blob_deleted(&old.unwrap()).await.unwrap();
+    assert!(
+        matches!(
+            store.delete_file(f.id, Some(&f.etag)).await,
+            Err(MetaError::PreconditionFailed)
+        ),
+        "the old etag no longer matches after a replacement"
+    );
+    let (gone, key) = store
+        .delete_file(f.id, Some(&replaced.etag))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone.id, f.id);
+    store.blob_deleted(&key.unwrap()).await.unwrap();
+}
+
+async fn failing_deletions_back_off_per_key(store: &dyn MetaStore) {
+    for key in due_keys(store).await {
+        store.blob_deleted(&key).await.unwrap();
+    }
+    for key in ["stuck/a/1", "fine/b/2"] {
+        store.queue_blob_deletion(key).await.unwrap();
+    }
+    let stats = store.blob_deletion_stats().await.unwrap();
+    assert_eq!(stats.len, 2);
+    assert!(stats.oldest.is_some());
+    let later = now() + chrono::Duration::seconds(30);
+    store
+        .blob_deletion_failed("stuck/a/1", later)
+        .await
+        .unwrap();
+    let due = store.due_blob_deletions(now(), 100).await.unwrap();
+    assert_eq!(
+        due.iter().map(|q| q.key.as_str()).collect::<Vec<_>>(),
+        vec!["fine/b/2"]
+    );
+    let at_retry = store.due_blob_deletions(later, 100).await.unwrap();
+    let stuck = at_retry
+        .iter()
+        .find(|q| q.key == "stuck/a/1")
+        .expect("due again later");
+    assert_eq!(stuck.attempts, 1);
+    for key in ["stuck/a/1", "fine/b/2"] {
+        store.blob_deleted(key).await.unwrap();
+    }
+    assert_eq!(store.blob_deletion_stats().await.unwrap().len, 0);
+}
+
+async fn entity_files_are_scoped_before_the_limit(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("entity")).await.unwrap();
+    let deal = entity("deal", "shared");
+    let mut ids = Vec::new();
+    for (owner, tenant) in [
+        ("x", "t9"),
+        ("x", "t9"),
+        ("x", "t9"),
+        ("me", "t1"),
+        ("me", "t1"),
+    ] {
+        let mut f = pending_file("entity");
+        f.uploaded_by_user_id = Some(UserId(owner.into()));
+        f.tenant_id = Some(TenantId(tenant.into()));
+        store.insert_file(&f).await.unwrap();
+        store.add_association(f.id, &deal, now()).await.unwrap();
+        ids.push(f.id);
+    }
+    let mine = ListScope::user(UserId("me".into()), Some(TenantId("t1".into())), false);
+    let first = store.files_of_entity(&deal, &mine, None, 1).await.unwrap();
+    assert_eq!(first.len(), 1, "other tenants' files do not fill the page");
+    let second = store
+        .files_of_entity(&deal, &mine, Some(first[0].id), 1)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert!(
+        store
+            .files_of_entity(&deal, &mine, Some(second[0].id), 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for f in first.iter().chain(&second) {
+        assert_eq!(f.uploaded_by_user_id, Some(UserId("me".into())));
+    }
+    for id in ids {
+        store.delete_file(id, None).await.unwrap();
+    }
 }

@@ -4,13 +4,20 @@
 //! trait and pass the same [`conformance`] suite. Handlers never speak SQL.
 //!
 //! Error policy: "not there" is `Ok(None)`/`Ok(false)`, a uniqueness clash is
-//! [`MetaError::Conflict`], everything else is [`MetaError::Backend`], which callers log and turn into
-//! an opaque 500.
+//! [`MetaError::Conflict`], a failed `If-Match` is [`MetaError::PreconditionFailed`], a database too
+//! busy to hand out a connection in time is [`MetaError::Unavailable`] (503, retry later), and
+//! everything else is [`MetaError::Backend`], which callers log and turn into an opaque 500.
+//!
+//! Concurrency policy, which every backend follows: a write transaction that reads before it writes
+//! takes the write lock first (`BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on PostgreSQL), so
+//! it can neither fail on a lock upgrade nor act on a stale read; an update writes only the columns
+//! it changes; a delete reads what it deletes in the same transaction and returns it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use trove_core::{
-    Association, Bucket, BucketId, Category, EntityRef, FileId, FileQuery, FileRecord, RevisionId,
+    Access, Association, Bucket, BucketId, Category, EntityRef, FileId, FileQuery, FileRecord,
+    ListScope, RevisionId, Visibility,
 };
 use uuid::Uuid;
 
@@ -26,9 +33,41 @@ pub enum MetaError {
     /// The row to change is not in the expected state (it changed under us).
     #[error("stale: {0}")]
     Stale(String),
+    /// The row's current validator (the File's `etag`) is not the one the caller expected.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// No connection could be had in time: the database is saturated; the request may be retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database failed; the detail is for the log only.
     #[error("database error: {0}")]
     Backend(String),
+}
+
+/// The descriptive fields a `PATCH` changes; `None` leaves a field as it is in the database.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileChanges {
+    pub name: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub visibility: Option<Visibility>,
+    pub access: Option<Access>,
+    /// `Some(None)` clears the category.
+    pub category: Option<Option<String>>,
+}
+
+/// A blob waiting in the deletion queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedBlob {
+    pub key: String,
+    /// Failed deletions so far.
+    pub attempts: u32,
+}
+
+/// The deletion queue's health, for the log and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    pub len: u64,
+    pub oldest: Option<DateTime<Utc>>,
 }
 
 /// The content facts established once an upload's bytes are durable.
@@ -75,8 +114,19 @@ pub trait MetaStore: Send + Sync + 'static {
         &self,
         id: FileId,
     ) -> Result<Option<(FileRecord, Bucket)>, MetaError>;
-    /// Stores the descriptive fields (name, metadata, visibility, access, updatedAt).
-    async fn update_file_fields(&self, file: &FileRecord) -> Result<bool, MetaError>;
+    /// Writes the given descriptive fields (and `updatedAt`) and nothing else, in one transaction that
+    /// first checks `if_match` against the row's `etag`; returns the row as it now is, `None` when
+    /// it does not exist, `PreconditionFailed` when the etag differs.
+    async fn update_file_fields(
+        &self,
+        id: FileId,
+        changes: &FileChanges,
+        if_match: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FileRecord>, MetaError>;
+    /// Keeps a pending upload alive while its bytes stream (clean-up removes pending rows not
+    /// touched for the upload expiry); false when the row is gone or no longer pending.
+    async fn touch_upload(&self, id: FileId, now: DateTime<Utc>) -> Result<bool, MetaError>;
     /// Makes a pending file ready with its durable content; `Stale` unless it is still pending with
     /// that revision.
     async fn complete_upload(
@@ -86,27 +136,54 @@ pub trait MetaStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<FileRecord, MetaError>;
     /// Points a ready file at new durable content and queues the old blob for deletion, in one
-    /// transaction; `Stale` when the file is gone or not ready. Returns the updated file and the key
-    /// of the blob that was replaced.
+    /// transaction; `Stale` when the file is gone or not ready, `PreconditionFailed` when
+    /// `if_match` is not its etag. Returns the updated file and the key of the blob that was
+    /// replaced.
     async fn replace_content(
         &self,
         id: FileId,
         content: &StoredContent,
+        if_match: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(FileRecord, Option<String>), MetaError>;
-    /// Deletes a file row and queues its blob (if any) for deletion, in one transaction. Returns the
-    /// deleted row and its blob key.
+    /// Deletes a file row and queues its blob (if any) for deletion, in one transaction whose
+    /// statement that deletes the row also reads its blob key, so a concurrent replacement can never
+    /// leave a revision unreferenced and unqueued. Returns the deleted row and its blob key;
+    /// `PreconditionFailed` when `if_match` is not its etag.
     async fn delete_file(
         &self,
         id: FileId,
+        if_match: Option<&str>,
+    ) -> Result<Option<(FileRecord, Option<String>)>, MetaError>;
+
+    /// Deletes a pending or cancelled file only if its row is still untouched since `stale_before`
+    /// (an upload that touched it meanwhile is alive), queueing its blob as [`Self::delete_file`]
+    /// does. Returns the deleted row and its blob key.
+    async fn delete_stale_upload(
+        &self,
+        id: FileId,
+        stale_before: DateTime<Utc>,
     ) -> Result<Option<(FileRecord, Option<String>)>, MetaError>;
 
     /// Queues a blob for deletion (for example the bytes of an upload that was refused).
     async fn queue_blob_deletion(&self, key: &str) -> Result<(), MetaError>;
     /// Removes a blob from the queue once storage has deleted it.
     async fn blob_deleted(&self, key: &str) -> Result<(), MetaError>;
-    /// Up to `limit` queued blob keys, oldest first, counting an attempt on each.
-    async fn pending_blob_deletions(&self, limit: u32) -> Result<Vec<String>, MetaError>;
+    /// Up to `limit` queued blobs due for an attempt at `now`, oldest first. A key that keeps
+    /// failing waits longer each time, so it never holds back the keys behind it.
+    async fn due_blob_deletions(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedBlob>, MetaError>;
+    /// Records a failed deletion: one more attempt, and no new one before `retry_at`.
+    async fn blob_deletion_failed(
+        &self,
+        key: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), MetaError>;
+    /// How many blobs wait in the queue and since when the oldest has.
+    async fn blob_deletion_stats(&self) -> Result<QueueStats, MetaError>;
 
     /// One page of a listing, with the cursor of the next page and, when asked, the total.
     async fn list_files(&self, query: &FileQuery) -> Result<FilePage, MetaError>;
@@ -121,10 +198,13 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<(Association, bool), MetaError>;
     /// Removes one association of a file; false when there is no such association.
     async fn delete_association(&self, file: FileId, id: Uuid) -> Result<bool, MetaError>;
-    /// Files associated with an object (at most `limit`).
+    /// Files associated with an object within `scope` (in any status), in id order after `after`:
+    /// the scope is applied before the limit, so other tenants' files never crowd out the caller's.
     async fn files_of_entity(
         &self,
         entity: &EntityRef,
+        scope: &ListScope,
+        after: Option<FileId>,
         limit: u32,
     ) -> Result<Vec<FileRecord>, MetaError>;
     /// Removes the object's associations with the given files; returns how many went.
@@ -150,8 +230,9 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn reopen_direct_upload(&self, file: FileId) -> Result<(), MetaError>;
     /// Marks a pending file `cancelled` (its row stays until clean-up); false unless it was pending.
     async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError>;
-    /// Pending or cancelled files to clean up: direct uploads whose URL expired before `now`, and
-    /// other uploads (interrupted by a crash) not touched since `stale_before`.
+    /// Pending or cancelled files to clean up: those not touched since `stale_before` (an upload in
+    /// progress touches its row as bytes arrive) and, for direct uploads, whose URL also expired
+    /// before `now`.
     async fn expired_uploads(
         &self,
         now: DateTime<Utc>,

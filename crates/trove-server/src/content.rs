@@ -13,8 +13,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http_body::{Frame, SizeHint};
 use trove_blob::BlobStream;
+use trove_core::caching::file_cache_control;
 use trove_core::disposition::content_disposition;
-use trove_core::mime::is_active_content;
+use trove_core::mime::is_safe_inline;
 use trove_core::precondition::{Outcome, Preconditions, Validators};
 use trove_core::range::{self, RangeRequest};
 use trove_core::{Bucket, ErrorCode, FileRecord, FileStatus, Visibility};
@@ -31,21 +32,10 @@ pub struct ServeOptions {
     pub cache_control: Option<String>,
 }
 
-/// The `Cache-Control` for a file: the bucket's, made `private` for private files so that shared
-/// caches never keep them.
+/// The `Cache-Control` for a file: the bucket's, made `private` (and stripped of what lets shared
+/// caches store it) for private files.
 pub fn cache_control(bucket: &Bucket, file: &FileRecord) -> String {
-    let cc = bucket.cache_control.trim();
-    let lower = cc.to_ascii_lowercase();
-    if file.visibility == Visibility::Public
-        || lower.contains("private")
-        || lower.contains("no-store")
-    {
-        cc.to_owned()
-    } else if cc.is_empty() {
-        "private".to_owned()
-    } else {
-        format!("private, {cc}")
-    }
+    file_cache_control(&bucket.cache_control, file.visibility == Visibility::Public)
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -90,7 +80,7 @@ pub async fn serve(
         },
         true,
     );
-    let active = is_active_content(&file.mime_type);
+    let active = !is_safe_inline(&file.mime_type);
     let mut builder = Response::builder()
         .header(header::ETAG, value(&file.etag))
         .header(header::LAST_MODIFIED, value(&last_modified_text))

@@ -68,10 +68,26 @@ impl From<TroveError> for ApiError {
     }
 }
 
+/// 412 `precondition_failed`: the file changed since the caller's `If-Match` validator.
+pub fn precondition_failed() -> ApiError {
+    ApiError::new(
+        ErrorCode::PreconditionFailed,
+        "the file changed: its etag no longer matches If-Match",
+    )
+}
+
 impl From<MetaError> for ApiError {
     fn from(e: MetaError) -> Self {
         match e {
             MetaError::Conflict(m) => Self::new(ErrorCode::Conflict, m),
+            MetaError::PreconditionFailed => precondition_failed(),
+            MetaError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database saturated");
+                Self::new(ErrorCode::Unavailable, "the server is busy; retry shortly").with_header(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                )
+            }
             other => Self::internal(other),
         }
     }

@@ -98,6 +98,11 @@ impl Server {
             config.public_url = format!("http://{addr}");
         }
         let state = build_state(config).await?;
+        // What a crashed writer left behind goes before serving (and every minute after).
+        let swept = state.blobs.sweep_abandoned_writes().await?;
+        if swept > 0 {
+            tracing::info!(swept, "removed the staged bytes of interrupted uploads");
+        }
         let app = crate::app::router(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let sweeper = state.clone();

@@ -30,7 +30,9 @@ pub enum Grant {
     Upload,
 }
 
-/// A parsed, not yet verified token: `{expires}.{flags}.{signature hex}`.
+/// A parsed, not yet verified token: `{expires}.{flags}.{signature hex}`. Only the canonical form is
+/// accepted (decimal without sign or leading zero, flags `0` or `1`, 64 lower-case hex digits), and
+/// the signature covers every part, so no two strings are the same token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub expires: i64,
@@ -52,6 +54,17 @@ impl Token {
         let (Some(exp), Some(flags), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(invalid_signature());
         };
+        let canonical_number = !exp.is_empty()
+            && exp.len() <= 18
+            && exp.bytes().all(|b| b.is_ascii_digit())
+            && (exp == "0" || !exp.starts_with('0'));
+        let canonical_hex = sig.len() == 64
+            && sig
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !canonical_number || !canonical_hex {
+            return Err(invalid_signature());
+        }
         Ok(Self {
             expires: exp.parse().map_err(|_| invalid_signature())?,
             attachment: match flags {
@@ -64,16 +77,24 @@ impl Token {
     }
 }
 
-fn message(file: FileId, revision: RevisionId, grant: Grant, expires: i64) -> String {
+/// The flags field of a token: `1` for a download forced to be an attachment, else `0`.
+fn flags(grant: Grant) -> &'static str {
     match grant {
-        Grant::Download { attachment } => {
-            format!(
-                "download\n{file}\n{revision}\n{expires}\n{}",
-                u8::from(attachment)
-            )
-        }
-        Grant::Upload => format!("upload\n{file}\n{revision}\n{expires}"),
+        Grant::Download { attachment: true } => "1",
+        _ => "0",
     }
+}
+
+/// What is signed: the grant's kind, the file, its revision, and every field of the token.
+fn message(file: FileId, revision: RevisionId, grant: Grant, expires: i64) -> String {
+    let kind = match grant {
+        Grant::Download { .. } => "download",
+        Grant::Upload => "upload",
+    };
+    format!(
+        "trove-token-v2\n{kind}\n{file}\n{revision}\n{expires}\n{}",
+        flags(grant)
+    )
 }
 
 impl Signer {
@@ -97,15 +118,12 @@ impl Signer {
         let sig = Self::mac(&self.keys[0], &message(file, revision, grant, expires))
             .finalize()
             .into_bytes();
-        let flags = match grant {
-            Grant::Download { attachment: true } => "1",
-            _ => "0",
-        };
-        format!("{expires}.{flags}.{}", hex::encode(sig))
+        format!("{expires}.{}.{}", flags(grant), hex::encode(sig))
     }
 
-    /// Checks a token against the file's current revision: 403 `invalid_signature` when any key
-    /// fails to verify it (tampered, foreign, or for replaced content), then 410 `url_expired`.
+    /// Checks a token against the file's current revision: 403 `invalid_signature` when no key
+    /// verifies it (tampered, foreign, for replaced content, or whose flags do not belong to the
+    /// grant), then 410 `url_expired`.
     pub fn verify(
         &self,
         token: &Token,
@@ -114,6 +132,11 @@ impl Signer {
         grant: Grant,
         now: i64,
     ) -> Result<(), ApiError> {
+        let grant = match grant {
+            // The flags in the token are what is checked against the signature.
+            Grant::Upload if token.attachment => return Err(invalid_signature()),
+            other => other,
+        };
         let msg = message(file, revision, grant, token.expires);
         let ok = self
             .keys
@@ -174,5 +197,37 @@ mod tests {
         assert!(Token::parse("garbage").is_err());
         assert!(Token::parse("1.2.zz").is_err());
         assert!(Signer::new(vec![vec![0; 31]]).is_err());
+    }
+
+    #[test]
+    fn every_part_is_signed_and_only_the_canonical_form_parses() {
+        let s = Signer::new(vec![vec![3; 32]]).unwrap();
+        let (f, r) = (FileId::new(), RevisionId::new());
+        let upload = s.sign(f, r, Grant::Upload, 1000);
+        let t = Token::parse(&upload).unwrap();
+        assert!(s.verify(&t, f, r, Grant::Upload, 0).is_ok());
+        // The upload token with its flags flipped is not an upload token any more.
+        let flipped = upload.replacen(".0.", ".1.", 1);
+        let ft = Token::parse(&flipped).unwrap();
+        assert!(s.verify(&ft, f, r, Grant::Upload, 0).is_err());
+        let (exp, rest) = upload.split_once('.').unwrap();
+        for variant in [
+            format!("+{exp}.{rest}"),
+            format!("0{exp}.{rest}"),
+            upload.to_uppercase(),
+            format!("{exp}.{}", rest.replacen('0', "00", 1)),
+            format!("{upload}0"),
+        ] {
+            assert!(Token::parse(&variant).is_err(), "{variant}");
+        }
+        let download = s.sign(f, r, Grant::Download { attachment: true }, 1000);
+        let dt = Token::parse(&download).unwrap();
+        assert!(dt.attachment);
+        let plain = Token::parse(&download.replacen(".1.", ".0.", 1)).unwrap();
+        assert!(
+            s.verify(&plain, f, r, Grant::Download { attachment: false }, 0)
+                .is_err(),
+            "the attachment flag cannot be removed"
+        );
     }
 }

@@ -10,11 +10,13 @@ use crate::error::TroveError;
 use crate::ids::{BucketId, UserId};
 use crate::model::{Access, FileRecord, FileStatus, Visibility};
 pub use order::{Cursor, CursorValue, Order, OrderBy};
-pub use scope::ListScope;
+pub use scope::{ListScope, ScopeBranch};
 
 /// The default page size and the largest allowed.
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 1000;
+/// The largest `offset`: every page reads `offset + limit` rows, so deep pages use `cursor`.
+pub const MAX_OFFSET: u64 = 10_000;
 
 /// A MIME filter: exact, or every subtype of a type (`image/*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,13 +161,13 @@ impl FileQuery {
                     q.limit = n;
                 }
                 "offset" => {
-                    let n: i64 = v
-                        .parse()
-                        .map_err(|_| param("offset", "must be a non-negative integer"))?;
-                    if n < 0 {
-                        return Err(param("offset", "must be a non-negative integer"));
-                    }
-                    q.offset = Some(n as u64);
+                    let n: u64 = v.parse().ok().filter(|n| *n <= MAX_OFFSET).ok_or_else(|| {
+                        param(
+                            "offset",
+                            "must be an integer from 0 to 10000; page further with cursor (nextCursor)",
+                        )
+                    })?;
+                    q.offset = Some(n);
                 }
                 "cursor" => cursor = Some(Cursor::decode(v)?),
                 "count" => {
@@ -271,6 +273,9 @@ mod tests {
             ("limit", "1001"),
             ("limit", "0"),
             ("offset", "-1"),
+            ("offset", "10001"),
+            ("offset", "9223372036854775807"),
+            ("offset", "99999999999999999999999"),
             ("orderBy", "id"),
             ("order", "up"),
             ("createdAfter", "yesterday"),

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use trove_core::time::{from_millis, to_millis};
-use trove_core::{Association, EntityRef, FileId, FileRecord};
+use trove_core::{Association, EntityRef, FileId, FileRecord, ListScope};
 use uuid::Uuid;
 
 use super::rows::{file_from_row, map_err};
+use super::scope::push_scope;
 use super::{FILE_SELECT, SqliteMetaStore};
 use crate::MetaError;
 
@@ -69,16 +70,21 @@ impl SqliteMetaStore {
     pub(super) async fn entity_files(
         &self,
         e: &EntityRef,
+        scope: &ListScope,
+        after: Option<FileId>,
         limit: u32,
     ) -> Result<Vec<FileRecord>, MetaError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{FILE_SELECT} WHERE f.id IN (SELECT file_id FROM file_associations \
-             WHERE entity_name = ? AND entity_reference = ?) ORDER BY f.id LIMIT ?"
-        ));
-        sqlx::query(sql)
-            .bind(e.entity_name.as_str())
-            .bind(e.entity_reference.as_str())
-            .bind(i64::from(limit))
+        let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+        qb.push(" WHERE f.id IN (SELECT file_id FROM file_associations WHERE entity_name = ")
+            .push_bind(e.entity_name.clone())
+            .push(" AND entity_reference = ")
+            .push_bind(e.entity_reference.clone())
+            .push(" AND file_id > ")
+            .push_bind(after.map(|a| a.to_string()).unwrap_or_default())
+            .push(")");
+        push_scope(&mut qb, scope);
+        qb.push(" ORDER BY f.id LIMIT ").push_bind(i64::from(limit));
+        qb.build()
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?

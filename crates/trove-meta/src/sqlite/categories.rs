@@ -100,7 +100,7 @@ impl SqliteMetaStore {
     }
 
     pub(super) async fn category_delete(&self, key: &str, force: bool) -> Result<bool, MetaError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = super::begin_immediate(&self.pool).await?;
         if force {
             sqlx::query("UPDATE files SET category = NULL WHERE category = ?")
                 .bind(key)

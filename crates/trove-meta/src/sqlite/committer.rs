@@ -72,12 +72,11 @@ impl Committer {
 }
 
 async fn commit_batch(pool: &SqlitePool, batch: &mut Vec<(WriteOp, Reply)>) {
-    let mut tx = match pool.begin().await {
+    let mut tx = match super::begin_immediate(pool).await {
         Ok(tx) => tx,
         Err(e) => {
-            let e = map_err(e);
             for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(MetaError::Backend(e.to_string())));
+                let _ = reply.send(Err(clone_error(&e)));
             }
             return;
         }
@@ -94,9 +93,17 @@ async fn commit_batch(pool: &SqlitePool, batch: &mut Vec<(WriteOp, Reply)>) {
         }
         Err(e) => {
             for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(MetaError::Backend(e.to_string())));
+                let _ = reply.send(Err(clone_error(&e)));
             }
         }
+    }
+}
+
+/// The same failure for every write of a batch (a busy database stays "unavailable" for each).
+fn clone_error(e: &MetaError) -> MetaError {
+    match e {
+        MetaError::Unavailable(m) => MetaError::Unavailable(m.clone()),
+        other => MetaError::Backend(other.to_string()),
     }
 }
 

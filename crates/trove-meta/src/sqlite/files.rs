@@ -1,14 +1,15 @@
 //! File rows on SQLite.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use trove_core::precondition::if_match_holds;
 use trove_core::time::to_millis;
 use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId};
 
 use super::committer::WriteOp;
 use super::rows::{bucket_from_prefixed_row, file_from_row, map_err};
-use super::{FILE_SELECT, SqliteMetaStore, queue_deletion};
-use crate::{MetaError, StoredContent};
+use super::{FILE_SELECT, SqliteMetaStore, begin_immediate, queue_deletion};
+use crate::{FileChanges, MetaError, StoredContent};
 
 const INSERT_FILE: &str = "INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
      visibility, access, category, tenant_id, uploaded_by_user_id, checksum_sha256, revision, created_at, \
@@ -75,18 +76,56 @@ impl SqliteMetaStore {
             .await
     }
 
-    pub(super) async fn update_fields(&self, f: &FileRecord) -> Result<bool, MetaError> {
+    pub(super) async fn update_fields(
+        &self,
+        id: FileId,
+        c: &FileChanges,
+        if_match: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FileRecord>, MetaError> {
+        let mut tx = begin_immediate(&self.pool).await?;
+        if let Some(expected) = if_match {
+            match current_etag(&mut tx, id).await? {
+                None => return Ok(None),
+                Some(etag) if !if_match_holds(expected, &etag) => {
+                    return Err(MetaError::PreconditionFailed);
+                }
+                Some(_) => {}
+            }
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE files SET updated_at = ");
+        qb.push_bind(to_millis(now));
+        if let Some(name) = &c.name {
+            qb.push(", name = ").push_bind(name.clone());
+        }
+        if let Some(m) = &c.metadata {
+            qb.push(", metadata = ").push_bind(m.to_string());
+        }
+        if let Some(v) = c.visibility {
+            qb.push(", visibility = ").push_bind(v.as_str());
+        }
+        if let Some(a) = c.access {
+            qb.push(", access = ").push_bind(a.as_str());
+        }
+        if let Some(cat) = &c.category {
+            qb.push(", category = ").push_bind(cat.clone());
+        }
+        qb.push(" WHERE id = ").push_bind(id.to_string());
+        let done = qb.build().execute(&mut *tx).await.map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let file = fetch_on(&mut tx, id).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(file)
+    }
+
+    pub(super) async fn touch(&self, id: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
         let done = sqlx::query(
-            "UPDATE files SET name = ?, metadata = ?, visibility = ?, access = ?, category = ?, \
-             updated_at = ? WHERE id = ?",
+            "UPDATE files SET updated_at = ? WHERE id = ? AND status = 'upload_pending'",
         )
-        .bind(f.name.as_str())
-        .bind(f.metadata.to_string())
-        .bind(f.visibility.as_str())
-        .bind(f.access.as_str())
-        .bind(f.category.clone())
-        .bind(to_millis(f.updated_at))
-        .bind(f.id.to_string())
+        .bind(to_millis(now))
+        .bind(id.to_string())
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -115,10 +154,11 @@ impl SqliteMetaStore {
         &self,
         id: FileId,
         c: &StoredContent,
+        if_match: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(FileRecord, Option<String>), MetaError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let row = sqlx::query("SELECT bucket_id, status, revision FROM files WHERE id = ?")
+        let mut tx = begin_immediate(&self.pool).await?;
+        let row = sqlx::query("SELECT bucket_id, status, revision, etag FROM files WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
             .await
@@ -127,6 +167,10 @@ impl SqliteMetaStore {
         let status: String = row.try_get("status").map_err(map_err)?;
         if status != FileStatus::Ready.as_str() {
             return Err(MetaError::Stale(format!("file {id} is not ready")));
+        }
+        let etag: String = row.try_get("etag").map_err(map_err)?;
+        if if_match.is_some_and(|expected| !if_match_holds(expected, &etag)) {
+            return Err(MetaError::PreconditionFailed);
         }
         let bucket: String = row.try_get("bucket_id").map_err(map_err)?;
         let revision: Option<String> = row.try_get("revision").map_err(map_err)?;
@@ -144,51 +188,113 @@ impl SqliteMetaStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let old_key =
-            match revision {
-                Some(r) => Some(FileRecord::blob_key(
-                    &BucketId(bucket),
-                    id,
-                    RevisionId(uuid::Uuid::parse_str(&r).map_err(|_| {
-                        MetaError::Backend("unreadable revision in database".into())
-                    })?),
-                )),
-                None => None,
-            };
+        let old_key = blob_key_of(bucket, id, revision)?;
         if let Some(key) = &old_key {
             queue_deletion(&mut tx, key).await?;
         }
-        tx.commit().await.map_err(map_err)?;
-        let new = self
-            .fetch_file(id)
+        let new = fetch_on(&mut tx, id)
             .await?
             .ok_or_else(|| MetaError::Stale(format!("file {id} vanished")))?;
+        tx.commit().await.map_err(map_err)?;
         Ok((new, old_key))
     }
 
-    pub(super) async fn delete(
+    pub(super) async fn delete_where(
         &self,
         id: FileId,
+        guard: DeleteGuard<'_>,
     ) -> Result<Option<(FileRecord, Option<String>)>, MetaError> {
-        let Some(file) = self.fetch_file(id).await? else {
+        let mut tx = begin_immediate(&self.pool).await?;
+        let Some(file) = fetch_on(&mut tx, id).await? else {
             return Ok(None);
         };
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM files WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
+        match guard {
+            DeleteGuard::IfMatch(Some(expected)) if !if_match_holds(expected, &file.etag) => {
+                return Err(MetaError::PreconditionFailed);
+            }
+            DeleteGuard::StaleUpload(before)
+                if file.updated_at >= before
+                    || !matches!(
+                        file.status,
+                        FileStatus::UploadPending | FileStatus::Cancelled
+                    ) =>
+            {
+                return Ok(None);
+            }
+            _ => {}
         }
-        let key = file.current_blob_key();
+        // The key queued is the one the deleting statement saw, whatever was read before.
+        let Some(row) = sqlx::query("DELETE FROM files WHERE id = ? RETURNING bucket_id, revision")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        let key = blob_key_of(
+            row.try_get("bucket_id").map_err(map_err)?,
+            id,
+            row.try_get("revision").map_err(map_err)?,
+        )?;
         if let Some(key) = &key {
             queue_deletion(&mut tx, key).await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(Some((file, key)))
     }
+}
+
+/// What must still hold for a deletion to go ahead.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum DeleteGuard<'a> {
+    /// The caller's `If-Match`, if any.
+    IfMatch(Option<&'a str>),
+    /// Clean-up: the row is a pending or cancelled upload untouched since this time.
+    StaleUpload(DateTime<Utc>),
+}
+
+/// The blob key of a stored revision, from its columns.
+fn blob_key_of(
+    bucket: String,
+    id: FileId,
+    revision: Option<String>,
+) -> Result<Option<String>, MetaError> {
+    revision
+        .map(|r| {
+            uuid::Uuid::parse_str(&r)
+                .map(|r| FileRecord::blob_key(&BucketId(bucket), id, RevisionId(r)))
+                .map_err(|_| MetaError::Backend("unreadable revision in database".into()))
+        })
+        .transpose()
+}
+
+async fn current_etag(
+    conn: &mut SqliteConnection,
+    id: FileId,
+) -> Result<Option<String>, MetaError> {
+    sqlx::query("SELECT etag FROM files WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .map(|r| r.try_get::<String, _>(0).map_err(map_err))
+        .transpose()
+}
+
+/// A file with its associations, on an open transaction.
+async fn fetch_on(
+    conn: &mut SqliteConnection,
+    id: FileId,
+) -> Result<Option<FileRecord>, MetaError> {
+    let sql = sqlx::AssertSqlSafe(format!("{FILE_SELECT} WHERE f.id = ?"));
+    sqlx::query(sql)
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .map(|r| file_from_row(&r))
+        .transpose()
 }
 
 /// Inserts a file row and its associations on an open transaction.

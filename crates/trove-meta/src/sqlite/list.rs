@@ -5,6 +5,7 @@ use trove_core::listing::{CursorValue, FileFilter, ListScope, MimeFilter, Order,
 use trove_core::{FileQuery, FileRecord, FileStatus};
 
 use super::rows::{file_from_row, map_err};
+use super::scope::{push_branch, push_scope};
 use super::{FILE_SELECT, SqliteMetaStore};
 use crate::{FilePage, MetaError};
 
@@ -14,32 +15,6 @@ fn column(o: OrderBy) -> &'static str {
         OrderBy::UpdatedAt => "f.updated_at",
         OrderBy::Name => "f.name",
         OrderBy::Size => "f.size",
-    }
-}
-
-/// Appends ` AND …` for the scope (the SQL twin of `ListScope::admits`) and every filter.
-fn push_conditions(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope, f: &FileFilter) {
-    push_scope(qb, scope);
-    push_filters(qb, f);
-}
-
-fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope) {
-    if let ListScope::User {
-        user_id,
-        tenant_id,
-        tenant_admin,
-    } = scope
-    {
-        qb.push(" AND (f.uploaded_by_user_id = ")
-            .push_bind(user_id.0.clone());
-        if let Some(t) = tenant_id {
-            qb.push(" OR (f.tenant_id = ").push_bind(t.0.clone());
-            if !tenant_admin {
-                qb.push(" AND (f.access = 'tenant' OR f.visibility = 'public')");
-            }
-            qb.push(")");
-        }
-        qb.push(")");
     }
 }
 
@@ -155,41 +130,28 @@ fn finish_page(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery, rows: i64) {
     qb.push(order_clause(q)).push(" LIMIT ").push_bind(rows);
 }
 
-/// The statements of a page. A user's scope is an OR of "own files" and "shared in my tenant"; each
-/// side has its own index ordered by creation time, so each side is its own ordered, limited query
-/// and the two short lists are merged here (an OR in one statement makes SQLite sort every match).
+/// The statements of a page. A user's scope is a union of branches ("own files", "shared in my
+/// tenant"); each has its own index ordered by creation time, so each is its own ordered, limited
+/// query and the short lists are merged here (an OR in one statement makes SQLite sort every match).
 fn page_queries(q: &FileQuery, rows: i64) -> Vec<QueryBuilder<Sqlite>> {
-    let mut out = Vec::new();
     match &q.scope {
         ListScope::All => {
             let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
             qb.push(" WHERE 1 = 1");
             finish_page(&mut qb, q, rows);
-            out.push(qb);
+            vec![qb]
         }
-        ListScope::User {
-            user_id,
-            tenant_id,
-            tenant_admin,
-        } => {
-            let mut own = QueryBuilder::<Sqlite>::new(FILE_SELECT);
-            own.push(" WHERE f.uploaded_by_user_id = ")
-                .push_bind(user_id.0.clone());
-            finish_page(&mut own, q, rows);
-            out.push(own);
-            if let Some(t) = tenant_id {
-                let mut shared = QueryBuilder::<Sqlite>::new(FILE_SELECT);
-                shared.push(" WHERE f.tenant_id = ").push_bind(t.0.clone());
-                if !tenant_admin {
-                    // Written as in the partial index files_tenant_shared, so SQLite uses it.
-                    shared.push(" AND (access = 'tenant' OR visibility = 'public')");
-                }
-                finish_page(&mut shared, q, rows);
-                out.push(shared);
-            }
-        }
+        ListScope::Branches(branches) => branches
+            .iter()
+            .map(|branch| {
+                let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+                qb.push(" WHERE ");
+                push_branch(&mut qb, branch);
+                finish_page(&mut qb, q, rows);
+                qb
+            })
+            .collect(),
     }
-    out
 }
 
 /// Orders two files as the listing does: by the ordering field, then by id.
@@ -210,7 +172,7 @@ fn listing_order(q: &FileQuery, a: &FileRecord, b: &FileRecord) -> std::cmp::Ord
 
 impl SqliteMetaStore {
     pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
-        let offset = q.offset.unwrap_or(0) as usize;
+        let offset = q.offset.unwrap_or(0).min(trove_core::listing::MAX_OFFSET) as usize;
         let rows = i64::from(q.limit) + 1 + offset as i64;
         let mut files: Vec<FileRecord> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -232,7 +194,8 @@ impl SqliteMetaStore {
         };
         let total_count = if q.count {
             let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM files f WHERE 1 = 1");
-            push_conditions(&mut qb, &q.scope, &q.filter);
+            push_scope(&mut qb, &q.scope);
+            push_filters(&mut qb, &q.filter);
             let row = qb.build().fetch_one(&self.pool).await.map_err(map_err)?;
             Some(row.try_get::<i64, _>(0).map_err(map_err)? as u64)
         } else {

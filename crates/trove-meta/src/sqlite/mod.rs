@@ -9,6 +9,7 @@ mod committer;
 mod files;
 mod list;
 mod rows;
+mod scope;
 mod uploads;
 
 use std::str::FromStr;
@@ -18,13 +19,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use trove_core::time::to_millis;
+use trove_core::time::{from_millis, to_millis};
 use trove_core::{
-    Association, Bucket, BucketId, Category, EntityRef, FileId, FileQuery, FileRecord,
+    Association, Bucket, BucketId, Category, EntityRef, FileId, FileQuery, FileRecord, ListScope,
 };
 use uuid::Uuid;
 
-use crate::{FilePage, MetaError, MetaStore, StoredContent};
+use crate::{FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob, StoredContent};
 use rows::{bucket_from_row, map_err};
 
 /// The SQLite metadata store.
@@ -56,6 +57,8 @@ impl SqliteMetaStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            // A request that cannot get a connection in this time gets 503, not a hung socket.
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .map_err(map_err)?;
@@ -89,6 +92,15 @@ impl SqliteMetaStore {
             pool,
         })
     }
+}
+
+/// Starts a write transaction holding SQLite's write lock from its first statement. A deferred
+/// transaction that reads and then writes must upgrade its lock, and that upgrade fails with
+/// `SQLITE_BUSY` at once (no busy timeout applies) when another writer committed since the read.
+pub(crate) async fn begin_immediate(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, MetaError> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
 }
 
 fn bucket_binds<'q>(
@@ -178,14 +190,23 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn delete_bucket(&self, id: &BucketId) -> Result<bool, MetaError> {
-        if self.bucket_has_files(id).await? {
+        let mut tx = begin_immediate(&self.pool).await?;
+        let has_files = sqlx::query("SELECT EXISTS (SELECT 1 FROM files WHERE bucket_id = ?)")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .try_get::<bool, _>(0)
+            .map_err(map_err)?;
+        if has_files {
             return Err(MetaError::Conflict("bucket has files".into()));
         }
         let done = sqlx::query("DELETE FROM buckets WHERE id = ?")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -222,8 +243,18 @@ impl MetaStore for SqliteMetaStore {
         self.fetch_file_with_bucket(id).await
     }
 
-    async fn update_file_fields(&self, f: &FileRecord) -> Result<bool, MetaError> {
-        self.update_fields(f).await
+    async fn update_file_fields(
+        &self,
+        id: FileId,
+        changes: &FileChanges,
+        if_match: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FileRecord>, MetaError> {
+        self.update_fields(id, changes, if_match, now).await
+    }
+
+    async fn touch_upload(&self, id: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
+        self.touch(id, now).await
     }
 
     async fn complete_upload(
@@ -239,20 +270,32 @@ impl MetaStore for SqliteMetaStore {
         &self,
         id: FileId,
         c: &StoredContent,
+        if_match: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(FileRecord, Option<String>), MetaError> {
-        self.replace(id, c, now).await
+        self.replace(id, c, if_match, now).await
     }
 
     async fn delete_file(
         &self,
         id: FileId,
+        if_match: Option<&str>,
     ) -> Result<Option<(FileRecord, Option<String>)>, MetaError> {
-        self.delete(id).await
+        self.delete_where(id, files::DeleteGuard::IfMatch(if_match))
+            .await
+    }
+
+    async fn delete_stale_upload(
+        &self,
+        id: FileId,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Option<(FileRecord, Option<String>)>, MetaError> {
+        self.delete_where(id, files::DeleteGuard::StaleUpload(stale_before))
+            .await
     }
 
     async fn queue_blob_deletion(&self, key: &str) -> Result<(), MetaError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = begin_immediate(&self.pool).await?;
         queue_deletion(&mut tx, key).await?;
         tx.commit().await.map_err(map_err)
     }
@@ -266,18 +309,58 @@ impl MetaStore for SqliteMetaStore {
             .map_err(map_err)
     }
 
-    async fn pending_blob_deletions(&self, limit: u32) -> Result<Vec<String>, MetaError> {
+    async fn due_blob_deletions(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<QueuedBlob>, MetaError> {
         let rows = sqlx::query(
-            "UPDATE blob_deletions SET attempts = attempts + 1 WHERE blob_key IN \
-             (SELECT blob_key FROM blob_deletions ORDER BY created_at LIMIT ?) RETURNING blob_key",
+            "SELECT blob_key, attempts FROM blob_deletions WHERE next_attempt_at <= ? \
+             ORDER BY next_attempt_at, created_at, blob_key LIMIT ?",
         )
+        .bind(to_millis(now))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
         rows.iter()
-            .map(|r| r.try_get::<String, _>(0).map_err(map_err))
+            .map(|r| {
+                Ok(QueuedBlob {
+                    key: r.try_get("blob_key").map_err(map_err)?,
+                    attempts: r.try_get::<i64, _>("attempts").map_err(map_err)?.max(0) as u32,
+                })
+            })
             .collect()
+    }
+
+    async fn blob_deletion_failed(
+        &self,
+        key: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), MetaError> {
+        sqlx::query(
+            "UPDATE blob_deletions SET attempts = attempts + 1, next_attempt_at = ? WHERE blob_key = ?",
+        )
+        .bind(to_millis(retry_at))
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+    }
+
+    async fn blob_deletion_stats(&self) -> Result<QueueStats, MetaError> {
+        let row = sqlx::query("SELECT COUNT(*), MIN(created_at) FROM blob_deletions")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(QueueStats {
+            len: row.try_get::<i64, _>(0).map_err(map_err)?.max(0) as u64,
+            oldest: row
+                .try_get::<Option<i64>, _>(1)
+                .map_err(map_err)?
+                .map(from_millis),
+        })
     }
 
     async fn list_files(&self, query: &FileQuery) -> Result<FilePage, MetaError> {
@@ -300,9 +383,11 @@ impl MetaStore for SqliteMetaStore {
     async fn files_of_entity(
         &self,
         entity: &EntityRef,
+        scope: &ListScope,
+        after: Option<FileId>,
         limit: u32,
     ) -> Result<Vec<FileRecord>, MetaError> {
-        self.entity_files(entity, limit).await
+        self.entity_files(entity, scope, after, limit).await
     }
 
     async fn unlink_entity(&self, entity: &EntityRef, files: &[FileId]) -> Result<u64, MetaError> {

@@ -11,6 +11,9 @@ use trove_core::{
 use crate::MetaError;
 
 pub(crate) fn map_err(e: sqlx::Error) -> MetaError {
+    if matches!(e, sqlx::Error::PoolTimedOut) {
+        return MetaError::Unavailable(e.to_string());
+    }
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {

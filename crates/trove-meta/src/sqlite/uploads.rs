@@ -67,13 +67,13 @@ impl SqliteMetaStore {
     ) -> Result<Vec<FileRecord>, MetaError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{FILE_SELECT} LEFT JOIN direct_uploads d ON d.file_id = f.id \
-             WHERE f.status IN ('upload_pending', 'cancelled') \
-             AND ((d.file_id IS NOT NULL AND d.expires_at < ?) OR (d.file_id IS NULL AND f.updated_at < ?)) \
+             WHERE f.status IN ('upload_pending', 'cancelled') AND f.updated_at < ? \
+             AND (d.file_id IS NULL OR d.expires_at < ?) \
              ORDER BY f.id LIMIT ?"
         ));
         sqlx::query(sql)
-            .bind(to_millis(now))
             .bind(to_millis(stale_before))
+            .bind(to_millis(now))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await

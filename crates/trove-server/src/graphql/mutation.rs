@@ -167,7 +167,7 @@ impl Mutation {
             access: access(input.access)?,
             category: maybe(input.category, Ok)?,
         };
-        let f = files::update(state(ctx), principal(ctx), &id.0.to_string(), patch)
+        let f = files::update(state(ctx), principal(ctx), &id.0.to_string(), patch, None)
             .await
             .map_err(gql)?;
         Ok(File(f))

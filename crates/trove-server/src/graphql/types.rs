@@ -9,8 +9,8 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use trove_core::{Association, Bucket, Category, FileRecord};
 
 use super::scalars::{Bigint, Jsonb, Timestamptz, Uuid};
-use super::{FileWhere, gql, state};
-use crate::service::view;
+use super::{FileWhere, gql, principal, state};
+use crate::service::{buckets, view};
 
 /// A file.
 pub struct File(pub FileRecord);
@@ -53,10 +53,18 @@ impl File {
     async fn category(&self) -> Option<&str> {
         self.0.category.as_deref()
     }
-    async fn tenant_id(&self) -> Option<&str> {
+    /// Null for anonymous callers.
+    async fn tenant_id(&self, ctx: &Context<'_>) -> Option<&str> {
+        if !principal(ctx).sees_identities() {
+            return None;
+        }
         self.0.tenant_id.as_ref().map(|t| t.as_str())
     }
-    async fn uploaded_by_user_id(&self) -> Option<&str> {
+    /// Null for anonymous callers.
+    async fn uploaded_by_user_id(&self, ctx: &Context<'_>) -> Option<&str> {
+        if !principal(ctx).sees_identities() {
+            return None;
+        }
         self.0.uploaded_by_user_id.as_ref().map(|u| u.as_str())
     }
     async fn checksum_sha256(&self) -> Option<&str> {
@@ -72,8 +80,10 @@ impl File {
     async fn url(&self, ctx: &Context<'_>) -> Option<String> {
         view::public_url(&state(ctx).config.public_url, &self.0)
     }
-    /// The file's bucket, loaded once per request for all files that need it.
+    /// The file's bucket, loaded once per request for all files that need it. Reading buckets
+    /// follows the same rule as `GET /v1/buckets/{id}`: anonymous callers get an error.
     async fn bucket(&self, ctx: &Context<'_>) -> Result<BucketObj> {
+        buckets::require_read(principal(ctx)).map_err(gql)?;
         let loader = ctx.data_unchecked::<DataLoader<BucketLoader>>();
         loader
             .load_one(self.0.bucket_id.0.clone())

@@ -13,11 +13,25 @@ pub mod view;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, header};
+
+use crate::error::ApiError;
 use axum::routing::{delete, get, post, put};
 
 use crate::state::AppState;
 pub use json::Json;
 pub use query::Query;
+
+/// The `If-Match` header of an unsafe request, if any.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get(header::IF_MATCH)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::invalid("If-Match must be a list of entity tags or *"))
+        })
+        .transpose()
+}
 
 /// The `/v1` routes and the health endpoints.
 pub fn routes(state: &AppState) -> Router<AppState> {

@@ -2,14 +2,14 @@
 
 use axum::Json;
 use serde::Serialize;
-use trove_core::FileRecord;
+use trove_core::{FileRecord, Principal};
 
 use crate::service::view::FileView;
 use crate::state::AppState;
 
-/// A file as JSON, with its URL.
-pub fn file(state: &AppState, f: FileRecord) -> Json<FileView> {
-    Json(FileView::new(&state.config.public_url, f))
+/// A file as JSON, with its URL, as `p` may see it.
+pub fn file(state: &AppState, p: &Principal, f: FileRecord) -> Json<FileView> {
+    Json(FileView::new(&state.config.public_url, p, f))
 }
 
 /// `{"files":[…]}`.
@@ -19,9 +19,9 @@ pub struct FileList {
 }
 
 impl FileList {
-    pub fn new(state: &AppState, files: Vec<FileRecord>) -> Self {
+    pub fn new(state: &AppState, p: &Principal, files: Vec<FileRecord>) -> Self {
         Self {
-            files: FileView::list(&state.config.public_url, files),
+            files: FileView::list(&state.config.public_url, p, files),
         }
     }
 }

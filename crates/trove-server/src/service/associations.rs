@@ -43,39 +43,46 @@ pub struct Unlinked {
     pub deleted_files: Vec<String>,
 }
 
-/// Most files of one object touched per call.
-const ENTITY_LIMIT: u32 = 10_000;
+/// Files of one object read per round trip.
+const ENTITY_PAGE: u32 = 500;
 
-/// Removes the object's associations with the files the caller may change; with `delete_files`,
-/// deletes those of them left with no association.
+/// Removes the object's associations with every file the caller may change (the caller's change
+/// scope is applied in the query, before any limit, and paged through to the end); with
+/// `delete_files`, deletes those of them left with no association. Files the caller may not change
+/// are neither touched nor counted, so nothing is learnt about them.
 pub async fn unlink_entity(
     state: &AppState,
     p: &Principal,
     e: EntityRef,
     delete_files: bool,
 ) -> ApiResult<Unlinked> {
-    p.require_authenticated()?;
+    let scope = p.change_scope()?;
     e.validate()?;
-    let files: Vec<_> = state
-        .meta
-        .files_of_entity(&e, ENTITY_LIMIT)
-        .await?
-        .into_iter()
-        .filter(|f| p.file_permission(f) == FilePermission::Change)
-        .collect();
-    let ids: Vec<_> = files.iter().map(|f| f.id).collect();
-    let mut out = Unlinked {
-        removed: state.meta.unlink_entity(&e, &ids).await?,
-        ..Unlinked::default()
-    };
-    if delete_files {
-        for f in &files {
-            let others = f.associations.iter().any(|a| {
-                a.entity_name != e.entity_name || a.entity_reference != e.entity_reference
-            });
-            if !others {
-                files::remove(state, f.id).await?;
-                out.deleted_files.push(f.id.to_string());
+    let mut out = Unlinked::default();
+    let mut after = None;
+    loop {
+        let page = state
+            .meta
+            .files_of_entity(&e, &scope, after, ENTITY_PAGE)
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(last.id);
+        let files: Vec<_> = page
+            .into_iter()
+            .filter(|f| p.file_permission(f) == FilePermission::Change)
+            .collect();
+        let ids: Vec<_> = files.iter().map(|f| f.id).collect();
+        out.removed += state.meta.unlink_entity(&e, &ids).await?;
+        if delete_files {
+            for f in &files {
+                let others = f.associations.iter().any(|a| {
+                    a.entity_name != e.entity_name || a.entity_reference != e.entity_reference
+                });
+                if !others && files::remove(state, f.id, None).await?.is_some() {
+                    out.deleted_files.push(f.id.to_string());
+                }
             }
         }
     }

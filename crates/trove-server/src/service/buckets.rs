@@ -15,13 +15,19 @@ fn parse_id(id: &str) -> ApiResult<BucketId> {
     BucketId::parse(id).map_err(|_| ApiError::not_found("bucket"))
 }
 
+/// The rule for reading bucket settings, wherever they are shown (REST, GraphQL's `File.bucket`):
+/// credentials are required.
+pub fn require_read(p: &Principal) -> ApiResult<()> {
+    Ok(p.require_authenticated()?)
+}
+
 pub async fn list(state: &AppState, p: &Principal) -> ApiResult<Vec<Bucket>> {
-    p.require_authenticated()?;
+    require_read(p)?;
     Ok(state.meta.list_buckets().await?)
 }
 
 pub async fn get(state: &AppState, p: &Principal, id: &str) -> ApiResult<Bucket> {
-    p.require_authenticated()?;
+    require_read(p)?;
     find(state, &parse_id(id)?).await
 }
 
@@ -80,7 +86,7 @@ pub async fn delete(state: &AppState, p: &Principal, id: &str, force: bool) -> A
                 break;
             }
             for file in page {
-                files::remove(state, file.id).await?;
+                files::remove(state, file.id, None).await?;
             }
         }
     }

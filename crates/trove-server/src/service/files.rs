@@ -5,7 +5,7 @@ use trove_core::{
     Access, Bucket, ContentRules, ErrorCode, FileId, FilePermission, FileQuery, FileRecord,
     Principal, Visibility, time, validate,
 };
-use trove_meta::FilePage;
+use trove_meta::{FileChanges, FilePage};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::{buckets, categories};
@@ -88,28 +88,29 @@ fn some_or_null<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// Applies a `PATCH`: only the fields it names are written, so concurrent changes of other fields
+/// survive; with `if_match`, only while the file's `etag` still matches (412 otherwise).
 pub async fn update(
     state: &AppState,
     p: &Principal,
     id: &str,
     patch: FilePatch,
+    if_match: Option<&str>,
 ) -> ApiResult<FileRecord> {
-    let mut file = changeable(state, p, id).await?;
-    if let Some(name) = patch.name {
-        file.name = validate::file_name(&name)?;
-    }
+    let file = changeable(state, p, id).await?;
+    let mut changes = FileChanges {
+        name: patch.name.as_deref().map(validate::file_name).transpose()?,
+        metadata: None,
+        visibility: patch.visibility,
+        access: patch.access,
+        category: None,
+    };
     if let Some(metadata) = patch.metadata {
         validate::metadata(&metadata)?;
-        file.metadata = metadata;
-    }
-    if let Some(v) = patch.visibility {
-        file.visibility = v;
-    }
-    if let Some(a) = patch.access {
-        file.access = a;
+        changes.metadata = Some(metadata);
     }
     if let Some(category) = patch.category {
-        file.category = match category {
+        changes.category = Some(match category {
             None => None,
             Some(key) => {
                 // The new category's rules are checked against the stored file.
@@ -127,13 +128,13 @@ pub async fn update(
                 }
                 Some(c.key)
             }
-        };
+        });
     }
-    file.updated_at = time::now();
-    if !state.meta.update_file_fields(&file).await? {
-        return Err(ApiError::not_found("file"));
-    }
-    Ok(file)
+    state
+        .meta
+        .update_file_fields(file.id, &changes, if_match, time::now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("file"))
 }
 
 /// `makeFilePublic` / `makeFilePrivate`.
@@ -151,13 +152,21 @@ pub async fn set_visibility(
             visibility: Some(v),
             ..FilePatch::default()
         },
+        None,
     )
     .await
 }
 
-pub async fn delete(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> {
+pub async fn delete(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+    if_match: Option<&str>,
+) -> ApiResult<FileRecord> {
     let file = changeable(state, p, id).await?;
-    remove(state, file.id).await
+    remove(state, file.id, if_match)
+        .await?
+        .ok_or_else(|| ApiError::not_found("file"))
 }
 
 /// The answer of a bulk deletion.
@@ -192,22 +201,32 @@ pub async fn delete_many(
         match found.map(|f| (p.file_permission(&f), f)) {
             None | Some((FilePermission::None, _)) => out.not_found.push(raw.clone()),
             Some((FilePermission::Read, _)) => out.forbidden.push(raw.clone()),
-            Some((FilePermission::Change, f)) => {
-                remove(state, f.id).await?;
-                out.deleted.push(raw.clone());
-            }
+            Some((FilePermission::Change, f)) => match remove(state, f.id, None).await? {
+                Some(_) => out.deleted.push(raw.clone()),
+                None => out.not_found.push(raw.clone()),
+            },
         }
     }
     Ok(out)
 }
 
-/// Deletes a file's row, then its blob. The blob's deletion is queued in the same transaction as the
-/// row's, so a storage failure leaves a queue entry for the clean-up task, never a silent leak.
-pub async fn remove(state: &AppState, id: FileId) -> ApiResult<()> {
-    if let Some((_, Some(key))) = state.meta.delete_file(id).await? {
-        delete_blob(state, &key).await;
+/// Deletes a file's row, then its blob, and returns the row that was deleted (`None` when it was
+/// gone already). The blob's deletion is queued in the same transaction as the row's, so a storage
+/// failure leaves a queue entry for the clean-up task, never a silent leak.
+pub async fn remove(
+    state: &AppState,
+    id: FileId,
+    if_match: Option<&str>,
+) -> ApiResult<Option<FileRecord>> {
+    match state.meta.delete_file(id, if_match).await? {
+        Some((file, key)) => {
+            if let Some(key) = key {
+                delete_blob(state, &key).await;
+            }
+            Ok(Some(file))
+        }
+        None => Ok(None),
     }
-    Ok(())
 }
 
 /// Deletes a queued blob now; on failure it stays queued for [`sweep_blob_deletions`].
@@ -230,26 +249,52 @@ pub async fn delete_blob_now(state: &AppState, key: &str) {
     delete_blob(state, key).await;
 }
 
-/// Retries queued blob deletions; returns how many were deleted.
+/// The wait before the next attempt at a deletion that failed `attempts` times: one minute,
+/// doubling up to a day.
+pub fn deletion_backoff(attempts: u32) -> chrono::Duration {
+    let minutes = 1i64 << attempts.min(11);
+    chrono::Duration::minutes(minutes.min(24 * 60))
+}
+
+/// Retries the queued blob deletions that are due; a failing key is pushed back with
+/// [`deletion_backoff`], so it never blocks the keys behind it. Logs the queue's length and the age
+/// of its oldest entry while it is not empty. Returns how many blobs were deleted.
 pub async fn sweep_blob_deletions(state: &AppState) -> Result<usize, ApiError> {
+    let now = time::now();
     let mut deleted = 0;
     loop {
-        let keys = state.meta.pending_blob_deletions(200).await?;
-        if keys.is_empty() {
-            return Ok(deleted);
+        let due = state.meta.due_blob_deletions(now, 200).await?;
+        if due.is_empty() {
+            break;
         }
-        let mut progress = false;
-        for key in &keys {
-            if state.blobs.delete(key).await.is_ok() {
-                state.meta.blob_deleted(key).await?;
-                deleted += 1;
-                progress = true;
+        for q in &due {
+            match state.blobs.delete(&q.key).await {
+                Ok(()) => {
+                    state.meta.blob_deleted(&q.key).await?;
+                    deleted += 1;
+                }
+                Err(e) => {
+                    let retry_at = now + deletion_backoff(q.attempts);
+                    tracing::warn!(key = %q.key, attempts = q.attempts + 1, error = %e, %retry_at,
+                        "blob deletion failed again");
+                    state.meta.blob_deletion_failed(&q.key, retry_at).await?;
+                }
             }
         }
-        if !progress {
-            return Ok(deleted);
-        }
     }
+    let stats = state.meta.blob_deletion_stats().await?;
+    if stats.len > 0 {
+        let oldest_secs = stats
+            .oldest
+            .map(|t| (now - t).num_seconds().max(0))
+            .unwrap_or(0);
+        tracing::warn!(
+            queued = stats.len,
+            oldest_secs,
+            "blob deletions are waiting for retry"
+        );
+    }
+    Ok(deleted)
 }
 
 /// Refuses uploads and changes for a file that is not in a state to accept them.

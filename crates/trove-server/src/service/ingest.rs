@@ -3,6 +3,12 @@
 //! The body is never held in memory. The first few KiB are kept to decide the MIME type; then every
 //! chunk is hashed (SHA-256), counted against the size rules and written to the blob store as it
 //! arrives. A file becomes `ready` only after the blob store reports the bytes durable.
+//!
+//! An upload in progress holds a lease on its pending row: the row is touched as bytes arrive (at
+//! least four times per `TROVE_UPLOAD_EXPIRY`), so clean-up, which removes pending rows untouched
+//! for that long, never collects an upload that is still streaming, however long it takes. An
+//! upload whose row is gone when it touches it or completes (cancelled, deleted, collected) stops
+//! and deletes its bytes.
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -144,18 +150,34 @@ fn body_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::invalid(format!("the request body could not be read: {e}"))
 }
 
+/// How often a streaming upload touches its pending row: a quarter of the expiry.
+fn lease_interval(state: &AppState) -> std::time::Duration {
+    std::time::Duration::from_millis(state.config.upload_expiry_secs.saturating_mul(250))
+}
+
+/// 409: the pending row went away while the bytes streamed.
+fn upload_gone() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "the upload was cancelled or removed before it completed",
+    )
+}
+
 /// Streams the body into the blob `key`; returns size and SHA-256 once durable. Nothing is left
-/// under `key` when it fails.
+/// under `key` when it fails. With `lease`, keeps that pending row alive while bytes arrive.
 async fn write_blob<S, E>(
     state: &AppState,
     key: &str,
     body: Peeked<S>,
     rules: &ContentRules,
+    lease: Option<FileId>,
 ) -> ApiResult<(u64, String)>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let interval = lease_interval(state);
+    let mut last_touch = std::time::Instant::now();
     let mut writer = state.blobs.writer(key).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
@@ -176,6 +198,14 @@ where
             }
             hasher.update(&chunk);
             writer.write(chunk).await?;
+            if let Some(id) = lease
+                && last_touch.elapsed() >= interval
+            {
+                last_touch = std::time::Instant::now();
+                if !state.meta.touch_upload(id, time::now()).await? {
+                    return Err(upload_gone());
+                }
+            }
         }
         rules.check_size(size).map_err(api)
     }
@@ -212,7 +242,8 @@ where
     let mime_type = mime::decide(&peeked.head_bytes(), declared_type, &file.name);
     rules.check_mime(&mime_type).map_err(api)?;
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
-    let (size, sha) = write_blob(state, &key, peeked, rules).await?;
+    let lease = (file.status == FileStatus::UploadPending).then_some(file.id);
+    let (size, sha) = write_blob(state, &key, peeked, rules, lease).await?;
     Ok(StoredContent {
         revision,
         size,
@@ -248,11 +279,11 @@ where
     let revision = file.revision.unwrap_or_default();
     state.meta.insert_file(&file).await?;
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
-    let (size, sha) = match write_blob(state, &key, peeked, &rules).await {
+    let (size, sha) = match write_blob(state, &key, peeked, &rules, Some(file.id)).await {
         Ok(done) => done,
         Err(e) => {
             // Nothing of a refused upload stays: the row goes, and its blob never became visible.
-            if let Err(cleanup) = files::remove(state, file.id).await {
+            if let Err(cleanup) = files::remove(state, file.id, None).await {
                 tracing::warn!(file = %file.id, error = ?cleanup, "removing a failed upload's row failed");
             }
             return Err(e);
@@ -265,10 +296,19 @@ where
         etag: FileRecord::etag_for(&sha),
         checksum_sha256: sha,
     };
-    Ok(state
+    match state
         .meta
         .complete_upload(file.id, &content, time::now())
-        .await?)
+        .await
+    {
+        Ok(ready) => Ok(ready),
+        Err(trove_meta::MetaError::Stale(_)) => {
+            // The row went while the bytes streamed: they belong to nobody.
+            files::delete_blob_now(state, &key).await;
+            Err(upload_gone())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Receives the content of a pending file (a direct upload) and makes it ready.
@@ -310,23 +350,29 @@ where
                 &FileRecord::blob_key(&file.bucket_id, file.id, revision),
             )
             .await;
-            Err(ApiError::new(
-                ErrorCode::Conflict,
-                "the upload was cancelled or completed meanwhile",
-            ))
+            Err(upload_gone())
         }
         Err(e) => Err(e.into()),
     }
 }
 
+/// What the client said about replacement content.
+#[derive(Debug, Clone, Default)]
+pub struct Replacement<'a> {
+    pub declared_type: Option<String>,
+    pub content_length: Option<u64>,
+    /// The `If-Match` the switch to the new revision must satisfy.
+    pub if_match: Option<&'a str>,
+}
+
 /// Replaces a ready file's content with a new revision: the new blob is written beside the old
-/// one, the row switches to it in one transaction, then the old blob is deleted.
+/// one, the row switches to it in one transaction (which checks `If-Match`), then the old blob is
+/// deleted.
 pub async fn replace<S, E>(
     state: &AppState,
     file: FileRecord,
     rules: &ContentRules,
-    declared_type: Option<String>,
-    content_length: Option<u64>,
+    with: Replacement<'_>,
     body: S,
 ) -> ApiResult<FileRecord>
 where
@@ -345,14 +391,14 @@ where
         &file,
         revision,
         rules,
-        declared_type.as_deref(),
-        content_length,
+        with.declared_type.as_deref(),
+        with.content_length,
         body,
     )
     .await?;
     match state
         .meta
-        .replace_content(file.id, &content, time::now())
+        .replace_content(file.id, &content, with.if_match, time::now())
         .await
     {
         Ok((updated, old_key)) => {

@@ -28,6 +28,18 @@ pub struct SignedUrl {
     pub expires_at: DateTime<Utc>,
 }
 
+/// 403 `presigned_urls_disabled` unless the bucket allows signed URLs.
+fn require_presigned_urls(bucket: &Bucket) -> ApiResult<()> {
+    if bucket.presigned_urls_enabled {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::PresignedUrlsDisabled,
+            "signed URLs are disabled for this bucket",
+        ))
+    }
+}
+
 pub async fn create(
     state: &AppState,
     p: &Principal,
@@ -35,12 +47,7 @@ pub async fn create(
     req: SignRequest,
 ) -> ApiResult<SignedUrl> {
     let (file, bucket) = files::readable_with_bucket(state, p, id).await?;
-    if !bucket.presigned_urls_enabled {
-        return Err(ApiError::new(
-            ErrorCode::PresignedUrlsDisabled,
-            "signed URLs are disabled for this bucket",
-        ));
-    }
+    require_presigned_urls(&bucket)?;
     let expires_in = req.expires_in.unwrap_or(bucket.download_expiration);
     if expires_in == 0 || expires_in > bucket.download_expiration {
         return Err(ApiError::invalid(format!(
@@ -93,5 +100,8 @@ pub async fn resolve(
         },
         Utc::now().timestamp(),
     )?;
+    // Checked at use, not only when signing: switching the bucket's signed URLs off stops every
+    // link already handed out.
+    require_presigned_urls(&bucket)?;
     Ok((file, bucket, token))
 }

@@ -242,8 +242,11 @@ pub async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
     Ok(())
 }
 
-/// Removes expired pending and cancelled uploads and retries queued blob deletions; returns
-/// (files removed, blobs deleted).
+/// Removes what is provably abandoned, and only that, so it is safe beside running servers (it
+/// runs in every server each minute and from `trove gc`): pending and cancelled uploads whose row
+/// nobody touched for `TROVE_UPLOAD_EXPIRY` (a streaming upload keeps touching its row), staged
+/// bytes whose writer died, and queued blob deletions that are due. Returns (files removed, blobs
+/// deleted).
 pub async fn collect_garbage(state: &AppState) -> ApiResult<(usize, usize)> {
     let now = time::now();
     let stale_before = now - chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
@@ -254,9 +257,18 @@ pub async fn collect_garbage(state: &AppState) -> ApiResult<(usize, usize)> {
             break;
         }
         for f in &expired {
-            files::remove(state, f.id).await?;
-            removed += 1;
+            // Deleted only if still untouched: an upload may have touched its row since the query.
+            if let Some((_, key)) = state.meta.delete_stale_upload(f.id, stale_before).await? {
+                if let Some(key) = key {
+                    files::delete_blob(state, &key).await;
+                }
+                removed += 1;
+            }
         }
+    }
+    let staged = state.blobs.sweep_abandoned_writes().await?;
+    if staged > 0 {
+        tracing::info!(staged, "removed the bytes of writes whose writer died");
     }
     let blobs = files::sweep_blob_deletions(state).await?;
     Ok((removed, blobs))

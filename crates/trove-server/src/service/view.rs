@@ -2,7 +2,7 @@
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
-use trove_core::{FileRecord, Visibility};
+use trove_core::{FileRecord, Principal, Visibility};
 
 /// Characters escaped in a path segment.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -48,14 +48,20 @@ pub fn public_url(base: &str, file: &FileRecord) -> Option<String> {
 }
 
 impl FileView {
-    pub fn new(base: &str, file: FileRecord) -> Self {
+    /// The file as `p` may see it: anonymous callers do not learn who uploaded it or in which
+    /// tenant ([`Principal::sees_identities`]).
+    pub fn new(base: &str, p: &Principal, mut file: FileRecord) -> Self {
+        if !p.sees_identities() {
+            file.uploaded_by_user_id = None;
+            file.tenant_id = None;
+        }
         Self {
             url: public_url(base, &file),
             file,
         }
     }
 
-    pub fn list(base: &str, files: Vec<FileRecord>) -> Vec<Self> {
-        files.into_iter().map(|f| Self::new(base, f)).collect()
+    pub fn list(base: &str, p: &Principal, files: Vec<FileRecord>) -> Vec<Self> {
+        files.into_iter().map(|f| Self::new(base, p, f)).collect()
     }
 }

@@ -92,11 +92,37 @@ async fn owner_reads_changes_and_deletes() {
     for id in [&f.private_owner, &f.private_tenant, &f.public] {
         expect(&app, &owner, id, 200, 200).await;
     }
-    // The owner's identity is the user id; the same user without the tenant claim still owns it.
-    expect(&app, &app.user("u1", None), &f.private_owner, 200, 200).await;
     let path = format!("/v1/files/{}", f.private_owner);
     assert_eq!(status(&app, Method::DELETE, &path, &owner).await, 204);
     assert_eq!(status(&app, Method::GET, &path, &owner).await, 404);
+}
+
+/// A user is the pair (tenant, sub): the uploader's `sub` acting in another tenant, or in none, is
+/// somebody else and neither owns, reads nor lists the tenant's files.
+#[tokio::test]
+async fn the_same_sub_in_another_tenant_owns_nothing() {
+    let app = TestApp::start().await;
+    let f = setup(&app).await;
+    for impostor in [
+        app.user("u1", Some("t2")),
+        app.user("u1", None),
+        Who::AdminAs("u1".into(), Some("t2".into())),
+    ] {
+        expect(&app, &impostor, &f.private_owner, 404, 404).await;
+        expect(&app, &impostor, &f.private_tenant, 404, 404).await;
+        expect(&app, &impostor, &f.public, 200, 403).await;
+        let listed: serde_json::Value = app
+            .get("/v1/files?visibility=private", &impostor)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["files"], json!([]), "{impostor:?} lists nothing");
+        let path = format!("/v1/files/{}", f.private_owner);
+        assert_eq!(status(&app, Method::DELETE, &path, &impostor).await, 404);
+    }
 }
 
 #[tokio::test]

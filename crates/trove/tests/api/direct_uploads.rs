@@ -69,7 +69,11 @@ async fn create_put_complete() {
     let ready: Value = res.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["size"], 11);
-    assert_eq!(ready["uploadedByUserId"], "u1");
+    assert_eq!(
+        ready["uploadedByUserId"],
+        Value::Null,
+        "whoever holds the URL sees the file as an anonymous caller"
+    );
     assert_eq!(
         error_code(put(&url, "again").await, 409).await,
         "conflict",
@@ -396,14 +400,19 @@ async fn expired_uploads_are_collected() {
         .await
         .unwrap();
     let done = app.upload(&who, "name=c.txt", "text/plain", "x").await;
-    // Move the upload windows into the past instead of waiting for them to close.
+    // Move the upload windows, and the last touch of each pending row, into the past instead of
+    // waiting for them to close.
     let pool = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
         app.data_dir().join("trove.db").display()
     ))
     .await
     .unwrap();
-    sqlx::query("UPDATE direct_uploads SET expires_at = expires_at - 10000")
+    sqlx::query("UPDATE direct_uploads SET expires_at = expires_at - 10000000")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE files SET updated_at = updated_at - 10000000 WHERE status <> 'ready'")
         .execute(&pool)
         .await
         .unwrap();

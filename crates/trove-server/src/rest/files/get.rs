@@ -15,5 +15,5 @@ pub async fn handler(
     Path(id): Path<String>,
 ) -> ApiResult<Json<FileView>> {
     let file = files::readable(&state, &p, &id).await?;
-    Ok(view::file(&state, file))
+    Ok(view::file(&state, &p, file))
 }

@@ -27,7 +27,7 @@ pub async fn handler(
 ) -> ApiResult<Json<FilePageBody>> {
     let page = files::list(&state, &p, &params).await?;
     Ok(Json(FilePageBody {
-        files: FileView::list(&state.config.public_url, page.files),
+        files: FileView::list(&state.config.public_url, &p, page.files),
         next_cursor: page.next_cursor,
         total_count: page.total_count,
     }))

@@ -16,5 +16,5 @@ pub async fn handler(
     Path(id): Path<String>,
 ) -> ApiResult<Json<FileView>> {
     let file = files::set_visibility(&state, &p, &id, Visibility::Private).await?;
-    Ok(view::file(&state, file))
+    Ok(view::file(&state, &p, file))
 }

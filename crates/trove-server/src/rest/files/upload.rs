@@ -25,14 +25,14 @@ pub async fn handler(State(state): State<AppState>, req: Request) -> ApiResult<R
         let files = upload_multipart::receive(&state, &p, multipart).await?;
         Ok((
             StatusCode::CREATED,
-            axum::Json(FileList::new(&state, files)),
+            axum::Json(FileList::new(&state, &p, files)),
         )
             .into_response())
     } else {
         let Query(q) =
             Query::<upload_raw::RawQuery>::from_request_parts(&mut parts, &state).await?;
         let file = upload_raw::receive(&state, &p, q, &parts.headers, body).await?;
-        Ok((StatusCode::CREATED, view::file(&state, file)).into_response())
+        Ok((StatusCode::CREATED, view::file(&state, &p, file)).into_response())
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn receive(
         Ok(()) if stored.is_empty() => Err(ApiError::invalid("the request has no 'file' part")),
         Ok(()) => Ok(stored),
         Err(e) => Err(e.with_data(
-            serde_json::to_value(FileList::new(state, stored)).unwrap_or_else(|_| json!({})),
+            serde_json::to_value(FileList::new(state, p, stored)).unwrap_or_else(|_| json!({})),
         )),
     }
 }

@@ -14,6 +14,7 @@ use crate::rest::view;
 use crate::service::uploads::{self, UploadRequest, UploadTarget};
 use crate::service::view::FileView;
 use crate::state::AppState;
+use trove_core::Principal;
 
 #[derive(Debug, Serialize)]
 pub struct CreatedUpload {
@@ -28,7 +29,7 @@ pub async fn create(
     crate::rest::Json(req): crate::rest::Json<UploadRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedUpload>)> {
     let (file, upload) = uploads::create(&state, &p, req).await?;
-    let file = view::file(&state, file).0;
+    let file = view::file(&state, &p, file).0;
     Ok((StatusCode::CREATED, Json(CreatedUpload { file, upload })))
 }
 
@@ -54,7 +55,8 @@ pub async fn put(
         body.into_data_stream(),
     )
     .await?;
-    Ok(view::file(&state, file))
+    // Whoever holds the URL sees the file as an anonymous caller would.
+    Ok(view::file(&state, &Principal::Anonymous, file))
 }
 
 /// `POST /v1/uploads/{id}/complete`.
@@ -64,7 +66,7 @@ pub async fn complete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<FileView>> {
     let file = uploads::complete(&state, &p, &id).await?;
-    Ok(view::file(&state, file))
+    Ok(view::file(&state, &p, file))
 }
 
 /// `DELETE /v1/uploads/{id}` → 204.
