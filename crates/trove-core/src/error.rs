@@ -29,6 +29,7 @@ pub enum ErrorCode {
     UrlExpired,
     MethodNotAllowed,
     HeadersTooLarge,
+    RequestTimeout,
     Unavailable,
     Internal,
 }
@@ -58,6 +59,7 @@ impl ErrorCode {
             Self::UnknownCategory => "unknown_category",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::HeadersTooLarge => "headers_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -82,8 +84,32 @@ impl ErrorCode {
             Self::UrlExpired => 410,
             Self::MethodNotAllowed => 405,
             Self::HeadersTooLarge => 431,
+            Self::RequestTimeout => 408,
             Self::Unavailable => 503,
             Self::Internal => 500,
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The code for an error status produced outside Trove's handlers (a framework rejection), so
+    /// that it too can be answered with Trove's error body.
+    pub fn for_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            408 => Self::RequestTimeout,
+            409 => Self::Conflict,
+            412 => Self::PreconditionFailed,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            416 => Self::RangeNotSatisfiable,
+            431 => Self::HeadersTooLarge,
+            503 => Self::Unavailable,
+            400..=499 => Self::InvalidRequest,
+            _ => Self::Internal,
         }
     }
 }
@@ -151,6 +177,7 @@ mod tests {
             ErrorCode::UnknownCategory,
             ErrorCode::MethodNotAllowed,
             ErrorCode::HeadersTooLarge,
+            ErrorCode::RequestTimeout,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

@@ -2,15 +2,105 @@
 //!
 //! Every value is read as text and parsed here, so that a bad value stops start-up with one line
 //! that names the environment variable and the problem (`TROVE_ADDR: …`), whichever layer it came
-//! from.
+//! from. Environment values are taken byte for byte (no TOML parsing, so `"x"` keeps its quotes and
+//! `00123` its zeros), and a `TROVE_*` variable that is not a setting stops start-up with the closest
+//! known name, so a typo never silently falls back to a default.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use figment::value::Value;
+
+/// One setting: its environment variable and its default as the README's table states it.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub var: &'static str,
+    pub default: &'static str,
+}
+
+const fn setting(var: &'static str, default: &'static str) -> Setting {
+    Setting { var, default }
+}
+
+/// Every variable Trove reads, with its default; the README's configuration table is compared
+/// with this list by a test.
+pub const SETTINGS: &[Setting] = &[
+    setting("TROVE_ADDR", "`127.0.0.1:8080`"),
+    setting("TROVE_DATA_DIR", "`./trove-data`"),
+    setting(
+        "TROVE_PUBLIC_URL",
+        "`http://{TROVE_ADDR}`; required when `TROVE_ADDR` is a wildcard address such as `0.0.0.0`",
+    ),
+    setting("TROVE_DATABASE_URL", "`sqlite://{data dir}/trove.db`"),
+    setting(
+        "TROVE_STORAGE_URL",
+        "`file://{data dir}/blobs` (also `memory://`)",
+    ),
+    setting(
+        "TROVE_ADMIN_KEY",
+        "generated into `{data dir}/admin-key` (at least 16 bytes when set)",
+    ),
+    setting(
+        "TROVE_JWT_SECRET",
+        "HS256 secret (raw UTF-8, at least 32 bytes); generated into `{data dir}/jwt-secret` when no JWT setting is given",
+    ),
+    setting(
+        "TROVE_JWT_PUBLIC_KEY",
+        "none; a PEM (or a path to one), RS256 or ES256",
+    ),
+    setting(
+        "TROVE_JWT_JWKS_URL",
+        "none; `https://` (or `http://` on loopback only), fetched on first use, refetched when an unknown `kid` arrives and when its `Cache-Control` max-age (default 300 s) runs out",
+    ),
+    setting(
+        "TROVE_JWT_JWKS_MIN_REFRESH_SECS",
+        "`10` (least time between two JWKS fetches)",
+    ),
+    setting("TROVE_JWT_TENANT_CLAIM", "`tenant_id`"),
+    setting("TROVE_JWT_ROLES_CLAIM", "`roles`"),
+    setting("TROVE_JWT_ISSUER", "none (checked when set)"),
+    setting("TROVE_JWT_AUDIENCE", "none (checked when set)"),
+    setting(
+        "TROVE_CORS_ORIGINS",
+        "none (comma-separated origins, or `*`)",
+    ),
+    setting("TROVE_MAX_JSON_BODY", "`1048576` bytes"),
+    setting(
+        "TROVE_MAX_FILES_PER_REQUEST",
+        "`100` (file parts in one multipart upload)",
+    ),
+    setting(
+        "TROVE_MAX_HEADER_BYTES",
+        "`65536` (request line and headers; at least 8192)",
+    ),
+    setting(
+        "TROVE_HEADER_TIMEOUT",
+        "`30` seconds to send a request's headers (also how long an idle connection stays open)",
+    ),
+    setting(
+        "TROVE_BODY_TIMEOUT",
+        "`60` seconds an upload may go without sending a byte",
+    ),
+    setting("TROVE_MAX_CONNECTIONS", "`1024` open connections"),
+    setting(
+        "TROVE_UPLOAD_EXPIRY",
+        "`3600` seconds (direct uploads; a pending upload untouched this long is removed)",
+    ),
+    setting(
+        "TROVE_SIGNING_KEY",
+        "generated into `{data dir}/signing-key`",
+    ),
+    setting(
+        "TROVE_LOG",
+        "`info,tower_http=info,sqlx=warn` (a `tracing` filter)",
+    ),
+];
+
+/// Settings whose value is a secret or an id, taken exactly as given (not even trimmed).
+const VERBATIM: &[&str] = &["admin_key", "jwt_secret", "signing_key"];
 
 /// A configuration problem: the variable it concerns and what is wrong, shown as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,8 +129,20 @@ pub struct JwtConfig {
     pub roles_claim: String,
     pub issuer: Option<String>,
     pub audience: Option<String>,
-    /// Least time between two JWKS fetches triggered by unknown key ids, in seconds.
+    /// Least time between two JWKS fetches, in seconds.
     pub jwks_min_refresh_secs: u64,
+}
+
+/// Bounds on connections and requests below the handlers.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Most bytes of a request line and headers.
+    pub max_header_bytes: usize,
+    /// Time to send a request's headers, and most time an idle keep-alive connection stays open.
+    pub header_timeout_secs: u64,
+    /// Most time an upload body may go without a byte arriving.
+    pub body_timeout_secs: u64,
+    pub max_connections: usize,
 }
 
 /// The server's configuration, validated.
@@ -58,6 +160,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Largest JSON request body, in bytes.
     pub max_json_body: usize,
+    /// Most file parts in one multipart request.
+    pub max_files_per_request: usize,
+    pub limits: ConnectionLimits,
     /// Seconds a direct upload stays open (`TROVE_UPLOAD_EXPIRY`).
     pub upload_expiry_secs: u64,
     /// Keys for signed URLs (`TROVE_SIGNING_KEY`, comma-separated, at least 32 bytes each); the first
@@ -78,14 +183,22 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("TROVE_"));
         let dict: BTreeMap<String, Value> = figment
             .extract()
             .map_err(|e| bad("configuration", e.to_string().replace('\n', " ")))?;
-        let values = dict
+        let mut values: BTreeMap<String, String> = dict
             .into_iter()
             .filter_map(|(k, v)| text(&v).map(|t| (k.to_ascii_lowercase(), t)))
             .collect();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str().filter(|n| n.starts_with("TROVE_")) else {
+                continue;
+            };
+            let value = value
+                .into_string()
+                .map_err(|_| bad(name, "is not valid UTF-8"))?;
+            values.insert(env_key(name)?, value);
+        }
         Self::from_values(&values)
     }
 
@@ -94,8 +207,25 @@ impl Config {
         let get = |key: &str| {
             values
                 .get(key)
-                .map(|s| s.trim().to_owned())
+                .map(|s| {
+                    if VERBATIM.contains(&key) {
+                        s.clone()
+                    } else {
+                        s.trim().to_owned()
+                    }
+                })
                 .filter(|s| !s.is_empty())
+        };
+        let number = |key: &str, default: u64, min: u64, what: &str| -> Result<u64, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n >= min).ok_or_else(|| {
+                    bad(
+                        &format!("TROVE_{}", key.to_ascii_uppercase()),
+                        format!("'{v}' is not {what}"),
+                    )
+                }),
+            }
         };
         let addr_text = get("addr").unwrap_or_else(|| "127.0.0.1:8080".into());
         let addr: SocketAddr = addr_text.parse().map_err(|_| {
@@ -116,6 +246,14 @@ impl Config {
                     ));
                 }
                 u.trim_end_matches('/').to_owned()
+            }
+            None if addr.ip().is_unspecified() => {
+                return Err(bad(
+                    "TROVE_PUBLIC_URL",
+                    format!(
+                        "must be set when TROVE_ADDR is {addr}: the URLs Trove returns need an address clients can reach, such as https://files.example.com"
+                    ),
+                ));
             }
             None => format!("http://{addr}"),
         };
@@ -152,32 +290,46 @@ impl Config {
             None => None,
         };
         let jwks_url = get("jwt_jwks_url");
-        if let Some(u) = &jwks_url
-            && !(u.starts_with("http://") || u.starts_with("https://"))
+        if let Some(u) = &jwks_url {
+            check_jwks_url(u).map_err(|problem| bad("TROVE_JWT_JWKS_URL", problem))?;
+        }
+        let jwks_min_refresh_secs =
+            number("jwt_jwks_min_refresh_secs", 10, 0, "a number of seconds")?;
+        let max_json_body = number("max_json_body", 1024 * 1024, 1, "a number of bytes")? as usize;
+        let max_files_per_request = number(
+            "max_files_per_request",
+            100,
+            1,
+            "a positive number of files",
+        )? as usize;
+        let limits = ConnectionLimits {
+            max_header_bytes: number(
+                "max_header_bytes",
+                64 * 1024,
+                8192,
+                "a number of bytes of at least 8192",
+            )? as usize,
+            header_timeout_secs: number("header_timeout", 30, 1, "a positive number of seconds")?,
+            body_timeout_secs: number("body_timeout", 60, 1, "a positive number of seconds")?,
+            max_connections: number(
+                "max_connections",
+                1024,
+                1,
+                "a positive number of connections",
+            )? as usize,
+        };
+        let jwt_secret = get("jwt_secret");
+        if let Some(s) = &jwt_secret
+            && s.len() < 32
         {
             return Err(bad(
-                "TROVE_JWT_JWKS_URL",
-                format!("'{u}' is not an http(s) URL"),
+                "TROVE_JWT_SECRET",
+                format!(
+                    "is {} bytes; an HS256 secret must be at least 32 bytes (e.g. openssl rand -hex 32)",
+                    s.len()
+                ),
             ));
         }
-        let jwks_min_refresh_secs = match get("jwt_jwks_min_refresh_secs") {
-            Some(v) => v.parse().map_err(|_| {
-                bad(
-                    "TROVE_JWT_JWKS_MIN_REFRESH_SECS",
-                    format!("'{v}' is not a number of seconds"),
-                )
-            })?,
-            None => 10,
-        };
-        let max_json_body = match get("max_json_body") {
-            Some(v) => v.parse().map_err(|_| {
-                bad(
-                    "TROVE_MAX_JSON_BODY",
-                    format!("'{v}' is not a number of bytes"),
-                )
-            })?,
-            None => 1024 * 1024,
-        };
         let cors_origins = get("cors_origins")
             .map(|v| {
                 v.split(',')
@@ -225,7 +377,7 @@ impl Config {
             storage_url,
             admin_key,
             jwt: JwtConfig {
-                secret: get("jwt_secret"),
+                secret: jwt_secret,
                 public_key_pem: jwt_public_key,
                 jwks_url,
                 tenant_claim: get("jwt_tenant_claim").unwrap_or_else(|| "tenant_id".into()),
@@ -236,6 +388,8 @@ impl Config {
             },
             cors_origins,
             max_json_body,
+            max_files_per_request,
+            limits,
             upload_expiry_secs,
             signing_keys,
         })
@@ -247,6 +401,63 @@ impl Config {
         values.insert("addr".to_owned(), "127.0.0.1:0".to_owned());
         values.insert("data_dir".to_owned(), data_dir.display().to_string());
         Self::from_values(&values).unwrap_or_else(|e| panic!("test configuration: {e}"))
+    }
+}
+
+/// The configuration key of a `TROVE_*` variable; an unknown one is an error naming the closest.
+fn env_key(var: &str) -> Result<String, ConfigError> {
+    if SETTINGS.iter().any(|s| s.var == var) {
+        return Ok(var["TROVE_".len()..].to_ascii_lowercase());
+    }
+    let closest = SETTINGS
+        .iter()
+        .min_by_key(|s| edit_distance(s.var, var))
+        .map(|s| s.var)
+        .unwrap_or("TROVE_ADDR");
+    Err(bad(
+        var,
+        format!("is not a Trove setting; did you mean {closest}?"),
+    ))
+}
+
+/// Levenshtein distance, for suggesting the setting a typo meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// A JWKS URL must be `https://`, or `http://` to a loopback host (a key set fetched in clear text
+/// from another host could be swapped by anyone on the path).
+fn check_jwks_url(u: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(u).map_err(|_| format!("'{u}' is not a URL"))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(format!(
+                    "'{u}' is plain http to a host other than loopback; use https://"
+                ))
+            }
+        }
+        _ => Err(format!("'{u}' is not an http(s) URL")),
     }
 }
 
@@ -291,6 +502,34 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_taken_byte_for_byte() {
+        let c = cfg(&[
+            ("jwt_secret", " \"0012345678901234567890123456789\" "),
+            ("admin_key", "00123456789012345"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.jwt.secret.as_deref(),
+            Some(" \"0012345678901234567890123456789\" ")
+        );
+        assert_eq!(c.admin_key.as_deref(), Some("00123456789012345"));
+    }
+
+    #[test]
+    fn unknown_variables_name_the_closest_setting() {
+        let e = env_key("TROVE_CORS_ORIGIN").unwrap_err();
+        assert_eq!(e.var, "TROVE_CORS_ORIGIN");
+        assert!(e.problem.contains("TROVE_CORS_ORIGINS"), "{e}");
+        assert!(
+            env_key("TROVE_JWT_SECERT")
+                .unwrap_err()
+                .problem
+                .contains("TROVE_JWT_SECRET")
+        );
+        assert_eq!(env_key("TROVE_UPLOAD_EXPIRY").unwrap(), "upload_expiry");
+    }
+
+    #[test]
     fn data_dir_moves_the_defaults() {
         let c = cfg(&[
             ("data_dir", "/srv/t"),
@@ -330,6 +569,34 @@ mod tests {
         assert_eq!(
             cfg(&[("cors_origins", "example.com")]).unwrap_err().var,
             "TROVE_CORS_ORIGINS"
+        );
+        assert_eq!(
+            cfg(&[("jwt_secret", "short-secret")]).unwrap_err().var,
+            "TROVE_JWT_SECRET"
+        );
+        assert_eq!(
+            cfg(&[("jwt_jwks_url", "http://idp.example.com/jwks")])
+                .unwrap_err()
+                .var,
+            "TROVE_JWT_JWKS_URL"
+        );
+        assert!(cfg(&[("jwt_jwks_url", "http://127.0.0.1:9/jwks")]).is_ok());
+        assert!(cfg(&[("jwt_jwks_url", "http://[::1]:9/jwks")]).is_ok());
+        assert!(cfg(&[("jwt_jwks_url", "https://idp.example.com/jwks")]).is_ok());
+        assert_eq!(
+            cfg(&[("max_header_bytes", "100")]).unwrap_err().var,
+            "TROVE_MAX_HEADER_BYTES"
+        );
+        assert_eq!(
+            cfg(&[("addr", "0.0.0.0:8080")]).unwrap_err().var,
+            "TROVE_PUBLIC_URL"
+        );
+        assert!(
+            cfg(&[
+                ("addr", "0.0.0.0:8080"),
+                ("public_url", "https://f.example.com")
+            ])
+            .is_ok()
         );
         let line = cfg(&[("addr", "nope")]).unwrap_err().to_string();
         assert!(

@@ -27,28 +27,101 @@ pub const ADMIN_KEY_FILE: &str = "admin-key";
 pub const JWT_SECRET_FILE: &str = "jwt-secret";
 pub const SIGNING_KEY_FILE: &str = "signing-key";
 
+/// Where the admin key in use came from, for the start-up message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminKeySource {
+    /// `TROVE_ADMIN_KEY` (or the configuration file).
+    Configured,
+    Stored(secrets::Origin),
+}
+
 /// Fills in the secrets the configuration leaves out, from (or into) the data directory.
 ///
 /// With no JWT setting at all, an HS256 secret is generated so that `trove token` works out of the
 /// box; as soon as any JWT setting is given, only what is configured is accepted.
-pub fn resolve_secrets(config: &mut Config) -> anyhow::Result<()> {
-    if config.admin_key.is_none() {
-        config.admin_key = Some(secrets::load_or_create(&config.data_dir, ADMIN_KEY_FILE)?);
-    }
+pub fn resolve_secrets(config: &mut Config) -> anyhow::Result<AdminKeySource> {
+    let source = match &config.admin_key {
+        Some(_) => AdminKeySource::Configured,
+        None => {
+            let (key, origin) = secrets::load_or_create(&config.data_dir, ADMIN_KEY_FILE)?;
+            config.admin_key = Some(key);
+            AdminKeySource::Stored(origin)
+        }
+    };
     if config.signing_keys.is_empty() {
-        config.signing_keys = vec![secrets::load_or_create(&config.data_dir, SIGNING_KEY_FILE)?];
+        config.signing_keys = vec![secrets::load_or_create(&config.data_dir, SIGNING_KEY_FILE)?.0];
     }
     let jwt = &config.jwt;
     if jwt.secret.is_none() && jwt.public_key_pem.is_none() && jwt.jwks_url.is_none() {
-        config.jwt.secret = Some(secrets::load_or_create(&config.data_dir, JWT_SECRET_FILE)?);
+        config.jwt.secret = Some(secrets::load_or_create(&config.data_dir, JWT_SECRET_FILE)?.0);
     }
-    Ok(())
+    Ok(source)
+}
+
+/// The HS256 secret `trove token` signs with: the configured one, or the one a server generated
+/// in the data directory. Never creates one: a token signed with a fresh secret would be refused
+/// by the server it is meant for.
+pub fn token_secret(config: &Config) -> anyhow::Result<String> {
+    if let Some(secret) = &config.jwt.secret {
+        return Ok(secret.clone());
+    }
+    if config.jwt.public_key_pem.is_some() || config.jwt.jwks_url.is_some() {
+        anyhow::bail!(
+            "TROVE_JWT_SECRET: not set, and tokens are verified with a public key or JWKS here; \
+             trove token signs HS256 tokens only"
+        );
+    }
+    let path = config.data_dir.join(JWT_SECRET_FILE);
+    secrets::load(&config.data_dir, JWT_SECRET_FILE)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "TROVE_JWT_SECRET: not set, and no {} exists: run trove token with the same \
+             TROVE_DATA_DIR (or configuration) as trove serve, or set TROVE_JWT_SECRET",
+            path.display()
+        )
+    })
+}
+
+/// The file behind a `sqlite://` URL, created with mode 0600 before SQLite opens it (SQLite gives
+/// its `-wal` and `-shm` files the database file's mode).
+fn private_database_file(database_url: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(rest) = database_url.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    let path = std::path::Path::new(path);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens the stores and builds the shared state.
-pub async fn build_state(mut config: Config) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    resolve_secrets(&mut config)?;
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    Ok(build_state_reporting(config).await?.0)
+}
+
+/// [`build_state`], also saying where the admin key came from.
+pub async fn build_state_reporting(
+    mut config: Config,
+) -> anyhow::Result<(AppState, AdminKeySource)> {
+    secrets::private_dir(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("TROVE_DATA_DIR: {}: {e}", config.data_dir.display()))?;
+    let source = resolve_secrets(&mut config)?;
+    private_database_file(&config.database_url)
+        .map_err(|e| anyhow::anyhow!("TROVE_DATABASE_URL: {e}"))?;
     let meta: Arc<dyn MetaStore> = Arc::new(
         SqliteMetaStore::connect(&config.database_url)
             .await
@@ -69,19 +142,22 @@ pub async fn build_state(mut config: Config) -> anyhow::Result<AppState> {
             .collect(),
     )
     .map_err(|e| anyhow::anyhow!(e))?;
-    Ok(AppState {
+    let state = AppState {
         config: Arc::new(config),
         meta,
         blobs,
         auth: Arc::new(auth),
         signer: Arc::new(signer),
-    })
+    };
+    Ok((state, source))
 }
 
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
     pub state: AppState,
+    /// Where the admin key came from.
+    pub admin_key_source: AdminKeySource,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -97,7 +173,7 @@ impl Server {
         if config.addr.port() == 0 && config.public_url.ends_with(":0") {
             config.public_url = format!("http://{addr}");
         }
-        let state = build_state(config).await?;
+        let (state, admin_key_source) = build_state_reporting(config).await?;
         // What a crashed writer left behind goes before serving (and every minute after).
         let swept = state.blobs.sweep_abandoned_writes().await?;
         if swept > 0 {
@@ -115,16 +191,14 @@ impl Server {
                 }
             }
         });
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let limits = state.config.limits.clone();
+        let task = tokio::spawn(crate::listener::serve(listener, app, limits, async {
+            let _ = rx.await;
+        }));
         Ok(Self {
             addr,
             state,
+            admin_key_source,
             shutdown: Some(tx),
             task,
         })

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use trove_server::auth::token::{TokenRequest, issue, parse_ttl};
 use trove_server::config::Config;
-use trove_server::server::{Server, resolve_secrets};
+use trove_server::secrets::Origin;
+use trove_server::server::{AdminKeySource, Server, token_secret};
 
 #[derive(Debug, Parser)]
 #[command(name = "trove", version, about = "A self-hosted Files API")]
@@ -88,9 +89,19 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let server = Server::start(config).await?;
-        let admin_key = server.state.config.admin_key.clone().unwrap_or_default();
         println!("Trove listening on {}", server.url());
-        println!("Admin key: {admin_key}");
+        // The key itself is printed only when it was just generated: logs are kept and shared.
+        match &server.admin_key_source {
+            AdminKeySource::Configured => println!("Admin key: set by TROVE_ADMIN_KEY"),
+            AdminKeySource::Stored(Origin::File(path)) => {
+                println!("Admin key: read from {}", path.display())
+            }
+            AdminKeySource::Stored(Origin::Generated(path)) => println!(
+                "Admin key: {} (generated, stored in {})",
+                server.state.config.admin_key.as_deref().unwrap_or_default(),
+                path.display()
+            ),
+        }
         tracing::info!(url = %server.url(), "serving");
         wait_for_signal().await?;
         tracing::info!("shutting down");
@@ -120,22 +131,17 @@ fn gc(config: Config) -> anyhow::Result<()> {
 }
 
 fn token(
-    mut config: Config,
+    config: Config,
     user: String,
     tenant: Option<String>,
     roles: Vec<String>,
     ttl: &str,
 ) -> anyhow::Result<()> {
     let ttl = parse_ttl(ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
-    resolve_secrets(&mut config)?;
-    let secret = config
-        .jwt
-        .secret
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("TROVE_JWT_SECRET: not set (tokens are HS256)"))?;
+    let secret = token_secret(&config)?;
     let jwt = &config.jwt;
     let token = issue(
-        secret,
+        &secret,
         &TokenRequest {
             user,
             tenant,

@@ -19,9 +19,11 @@ const CACHE_CAPACITY: usize = 10_000;
 /// Verifies user tokens against the configured keys.
 ///
 /// A verified token is cached until its `exp`, so a client that sends the same token on every
-/// request pays for the signature check once.
+/// request pays for the signature check once. A token verified with a JWKS key is served from the
+/// cache only while that key is still in the current key set, so a withdrawn key stops working at
+/// the next refresh of the set.
 pub struct JwtVerifier {
-    cache: RwLock<HashMap<String, (UserContext, i64)>>,
+    cache: RwLock<HashMap<String, Cached>>,
     hs256: Option<DecodingKey>,
     pem: Option<(DecodingKey, Algorithm)>,
     jwks: Option<JwksCache>,
@@ -29,6 +31,14 @@ pub struct JwtVerifier {
     roles_claim: String,
     issuer: Option<String>,
     audience: Option<String>,
+}
+
+/// A verified token: its user, its expiry, and the JWKS key id it was verified with, if any.
+#[derive(Clone)]
+struct Cached {
+    user: UserContext,
+    exp: i64,
+    jwks_kid: Option<String>,
 }
 
 impl JwtVerifier {
@@ -68,11 +78,20 @@ impl JwtVerifier {
     /// Verifies a token and returns the user it names.
     pub async fn verify(&self, token: &str) -> Result<UserContext, ApiError> {
         let now = chrono::Utc::now().timestamp();
-        if let Ok(cache) = self.cache.read()
-            && let Some((user, exp)) = cache.get(token)
-            && *exp > now
-        {
-            return Ok(user.clone());
+        let hit = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(token).cloned())
+            .filter(|c| c.exp > now);
+        if let Some(c) = hit {
+            let key_still_valid = match (&c.jwks_kid, &self.jwks) {
+                (Some(kid), Some(jwks)) => jwks.still_trusted(kid).await,
+                _ => true,
+            };
+            if key_still_valid {
+                return Ok(c.user);
+            }
         }
         self.verify_uncached(token).await
     }
@@ -81,19 +100,25 @@ impl JwtVerifier {
         let reject = |why: &str| ApiError::unauthorized(format!("invalid token: {why}"));
         let header = decode_header(token).map_err(|_| reject("malformed or unsupported"))?;
         let alg = header.alg;
+        let mut jwks_kid = None;
         let key = match alg {
             Algorithm::HS256 if self.hs256.is_some() => self.hs256.clone(),
             _ if self.pem.as_ref().is_some_and(|(_, a)| *a == alg) => {
                 self.pem.as_ref().map(|(k, _)| k.clone())
             }
             _ => match (&self.jwks, &header.kid) {
-                (Some(jwks), Some(kid)) => jwks.key(kid, alg).await,
+                (Some(jwks), Some(kid)) => {
+                    jwks_kid = Some(kid.clone());
+                    jwks.key(kid, alg).await
+                }
                 _ => None,
             },
         };
         let key = key.ok_or_else(|| reject("algorithm or key not accepted"))?;
         let mut validation = Validation::new(alg);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        // jsonwebtoken ignores `nbf` unless asked: a token not yet valid is refused.
+        validation.validate_nbf = true;
         validation.leeway = 30;
         match &self.audience {
             Some(aud) => validation.set_audience(&[aud]),
@@ -107,6 +132,7 @@ impl JwtVerifier {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => reject("expired"),
+                ErrorKind::ImmatureSignature => reject("not valid yet (nbf)"),
                 ErrorKind::InvalidSignature => reject("bad signature"),
                 ErrorKind::InvalidIssuer => reject("wrong issuer"),
                 ErrorKind::InvalidAudience => reject("wrong audience"),
@@ -123,7 +149,14 @@ impl JwtVerifier {
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();
             }
-            cache.insert(token.to_owned(), (user.clone(), exp));
+            cache.insert(
+                token.to_owned(),
+                Cached {
+                    user: user.clone(),
+                    exp,
+                    jwks_kid,
+                },
+            );
         }
         Ok(user)
     }

@@ -1,6 +1,12 @@
 //! GraphQL at `/graphql`: the same authentication, rules and service layer as REST, with the
 //! Rolebase/Nhost names (`uuid`, `jsonb`, `File { id bucketId name mimeType … }`) so that their
-//! clients' queries run unchanged. Depth and complexity are limited; buckets are batch-loaded.
+//! clients' queries run unchanged; buckets are batch-loaded.
+//!
+//! Limits: the document's bracket nesting is bounded before it is parsed (the parser recurses);
+//! queries are limited in depth and in complexity, where a list field costs a base for its query
+//! plus its `limit` times the cost of what it selects per item. A document that asks only for
+//! introspection (`__schema`, `__type`, `__typename`) runs against the same schema with limits
+//! that fit the standard introspection query, so GraphQL tools can load the schema.
 
 mod handler;
 mod mutation;
@@ -23,19 +29,42 @@ pub type TroveSchema = Schema<query::Query, mutation::Mutation, EmptySubscriptio
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 10;
-/// Largest query complexity accepted (one point per field).
-pub const MAX_COMPLEXITY: usize = 500;
+/// Largest query complexity accepted: a scalar field costs 1, a list field `LIST_BASE_COST` plus its
+/// `limit` times the cost of one item.
+pub const MAX_COMPLEXITY: usize = 50_000;
+/// What a list field costs on top of its items: one database query.
+pub const LIST_BASE_COST: usize = 100;
+/// Limits for documents that only introspect: the standard introspection query nests type
+/// references about a dozen levels deep; the registry is in memory, so this costs no I/O.
+pub const INTROSPECTION_MAX_DEPTH: usize = 24;
+pub const INTROSPECTION_MAX_COMPLEXITY: usize = 5_000;
 
-static SCHEMA: LazyLock<TroveSchema> = LazyLock::new(|| {
+fn build(depth: usize, complexity: usize) -> TroveSchema {
     Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .limit_depth(depth)
+        .limit_complexity(complexity)
         .finish()
-});
+}
+
+static SCHEMA: LazyLock<TroveSchema> = LazyLock::new(|| build(MAX_DEPTH, MAX_COMPLEXITY));
+static INTROSPECTION_SCHEMA: LazyLock<TroveSchema> =
+    LazyLock::new(|| build(INTROSPECTION_MAX_DEPTH, INTROSPECTION_MAX_COMPLEXITY));
 
 /// The schema, built once.
 pub fn schema() -> &'static TroveSchema {
     &SCHEMA
+}
+
+/// The same schema with the limits for introspection-only documents.
+pub(crate) fn introspection_schema() -> &'static TroveSchema {
+    &INTROSPECTION_SCHEMA
+}
+
+/// The complexity of a list field: a base for its query plus `limit` (or the default page size)
+/// times the complexity of one item.
+pub(crate) fn list_cost(limit: Option<u32>, child_complexity: usize) -> usize {
+    let items = limit.unwrap_or(trove_core::listing::DEFAULT_LIMIT) as usize;
+    LIST_BASE_COST.saturating_add(items.saturating_mul(child_complexity))
 }
 
 /// The schema in SDL, as exported to `docs/schema.graphql`.

@@ -57,6 +57,7 @@ impl Query {
 
     /// The files the caller may read, filtered, ordered and paged.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(limit, child_complexity)")]
     async fn files(
         &self,
         ctx: &Context<'_>,
@@ -79,6 +80,7 @@ impl Query {
         }
     }
 
+    #[graphql(complexity = "super::list_cost(None, child_complexity)")]
     async fn buckets(&self, ctx: &Context<'_>) -> Result<Vec<BucketObj>> {
         let list = buckets::list(state(ctx), principal(ctx))
             .await
@@ -94,6 +96,7 @@ impl Query {
         }
     }
 
+    #[graphql(complexity = "super::list_cost(None, child_complexity)")]
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<CategoryObj>> {
         let list = categories::list(state(ctx), principal(ctx))
             .await

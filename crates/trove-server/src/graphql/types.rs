@@ -159,8 +159,9 @@ impl BucketObj {
     async fn updated_at(&self) -> Timestamptz {
         Timestamptz(self.0.updated_at)
     }
-    /// The bucket's files that the caller may list.
+    /// The bucket's files that the caller may list (limited and costed like `files`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(limit, child_complexity)")]
     async fn files(
         &self,
         ctx: &Context<'_>,

@@ -16,6 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, header};
 
 use crate::error::ApiError;
+use axum::handler::Handler;
 use axum::routing::{delete, get, post, put};
 
 use crate::state::AppState;
@@ -100,10 +101,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         // Uploads stream without a body limit; the bucket's size rules bound them instead.
         .route(
             "/v1/files",
-            post(files::upload::handler)
-                .layer(DefaultBodyLimit::disable())
-                .get(files::list::handler)
-                .delete(files::delete_many::handler),
+            get(files::list::handler)
+                .delete(files::delete_many::handler)
+                .layer(json_limit)
+                .post(files::upload::handler.layer(DefaultBodyLimit::disable())),
         )
         .route(
             "/v1/uploads/{id}",

@@ -123,17 +123,38 @@ impl<S> Peeked<S> {
     }
 }
 
-async fn peek<S, E>(mut body: S, rules: &ContentRules) -> ApiResult<Peeked<S>>
+/// The next chunk of a body; 408 `request_timeout` when none arrives within `idle` (a client that
+/// stops sending must not hold an upload, its lease and its connection forever).
+async fn next_chunk<S, E>(body: &mut S, idle: std::time::Duration) -> ApiResult<Option<Bytes>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    match tokio::time::timeout(idle, body.next()).await {
+        Ok(Some(chunk)) => chunk.map(Some).map_err(body_error),
+        Ok(None) => Ok(None),
+        Err(_) => Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!("no bytes of the body arrived for {} s", idle.as_secs()),
+        )),
+    }
+}
+
+fn idle_timeout(state: &AppState) -> std::time::Duration {
+    std::time::Duration::from_secs(state.config.limits.body_timeout_secs)
+}
+
+async fn peek<S, E>(state: &AppState, mut body: S, rules: &ContentRules) -> ApiResult<Peeked<S>>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let idle = idle_timeout(state);
     let mut head = Vec::new();
     let mut head_len = 0u64;
     while head_len < SNIFF_LEN as u64 {
-        match body.next().await {
+        match next_chunk(&mut body, idle).await? {
             Some(chunk) => {
-                let chunk = chunk.map_err(body_error)?;
                 head_len += chunk.len() as u64;
                 if head_len > rules.max_size {
                     rules.check_size(head_len).map_err(api)?;
@@ -177,6 +198,7 @@ where
     E: std::fmt::Display,
 {
     let interval = lease_interval(state);
+    let idle = idle_timeout(state);
     let mut last_touch = std::time::Instant::now();
     let mut writer = state.blobs.writer(key).await?;
     let mut hasher = Sha256::new();
@@ -187,8 +209,8 @@ where
         loop {
             let chunk = match pending.next() {
                 Some(c) => c,
-                None => match rest.next().await {
-                    Some(c) => c.map_err(body_error)?,
+                None => match next_chunk(&mut rest, idle).await? {
+                    Some(c) => c,
                     None => break,
                 },
             };
@@ -238,7 +260,7 @@ where
     E: std::fmt::Display,
 {
     check_declared(rules, content_length)?;
-    let peeked = peek(body, rules).await?;
+    let peeked = peek(state, body, rules).await?;
     let mime_type = mime::decide(&peeked.head_bytes(), declared_type, &file.name);
     rules.check_mime(&mime_type).map_err(api)?;
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
@@ -268,7 +290,7 @@ where
     p.require_upload()?;
     let rules = new.rules();
     check_declared(&rules, content_length)?;
-    let peeked = peek(body, &rules).await?;
+    let peeked = peek(state, body, &rules).await?;
     let mime_type = mime::decide(
         &peeked.head_bytes(),
         new.declared_type.as_deref(),

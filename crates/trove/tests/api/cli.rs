@@ -20,6 +20,10 @@ async fn admin_key_is_generated_once_with_mode_0600_and_reused() {
     let first = ServerProcess::spawn(dir.path(), &[]);
     let key = first.admin_key.clone();
     assert_eq!(key.len(), 64);
+    assert!(
+        first.first_lines[1].contains(&key),
+        "shown once, when generated"
+    );
     let res = reqwest::Client::new()
         .get(format!("{}/v1/buckets", first.url))
         .header("x-trove-admin-key", &key)
@@ -35,11 +39,123 @@ async fn admin_key_is_generated_once_with_mode_0600_and_reused() {
     assert_eq!(mode & 0o777, 0o600);
     let second = ServerProcess::spawn(dir.path(), &[]);
     assert_eq!(second.admin_key, key);
+    assert!(
+        !second.first_lines.concat().contains(&key),
+        "a stored key is not printed again: {:?}",
+        second.first_lines
+    );
+    assert!(
+        second.first_lines[1].contains("admin-key"),
+        "it says where the key is"
+    );
     second.kill();
     let configured =
         ServerProcess::spawn(dir.path(), &[("TROVE_ADMIN_KEY", "a-configured-admin-key")]);
     assert_eq!(configured.admin_key, "a-configured-admin-key");
+    assert!(
+        !configured
+            .first_lines
+            .concat()
+            .contains("a-configured-admin-key")
+    );
+    assert!(configured.first_lines[1].contains("TROVE_ADMIN_KEY"));
     configured.kill();
+}
+
+/// The data directory holds the secrets, the database and the blobs: nobody but the server's user
+/// may read any of it.
+#[tokio::test]
+async fn the_data_directory_is_private_to_the_server_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = ServerProcess::spawn(&data, &[]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for name in [
+        "trove.db",
+        "trove.db-wal",
+        "admin-key",
+        "jwt-secret",
+        "signing-key",
+    ] {
+        let path = data.join(name);
+        if path.exists() {
+            assert_eq!(mode(&path) & 0o077, 0, "{name} is private");
+        }
+    }
+    assert_eq!(mode(&data.join("trove.db")), 0o600);
+    server.kill();
+}
+
+/// Environment values reach Trove byte for byte, and a misspelt `TROVE_*` variable stops start-up
+/// with the name it probably meant.
+#[test]
+fn environment_values_are_taken_verbatim_and_typos_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let quoted = "\"quoted-0012345678901234567890123\"";
+    let out = trove(dir.path())
+        .args(["token", "--user", "u"])
+        .env("TROVE_JWT_SECRET", quoted)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let key = DecodingKey::from_secret(quoted.as_bytes());
+    decode::<Value>(token.trim(), &key, &Validation::new(Algorithm::HS256))
+        .expect("signed with the secret exactly as given, quotes included");
+
+    let out = trove(dir.path())
+        .arg("serve")
+        .env("TROVE_CORS_ORIGIN", "https://app.example.com")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("TROVE_CORS_ORIGIN:"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean TROVE_CORS_ORIGINS"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn short_jwt_secrets_and_wildcard_addresses_without_a_public_url_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (env, var) in [
+        (vec![("TROVE_JWT_SECRET", "too-short")], "TROVE_JWT_SECRET"),
+        (vec![("TROVE_ADDR", "0.0.0.0:0")], "TROVE_PUBLIC_URL"),
+        (
+            vec![("TROVE_JWT_JWKS_URL", "http://idp.example.com/jwks")],
+            "TROVE_JWT_JWKS_URL",
+        ),
+    ] {
+        let out = trove(dir.path()).arg("serve").envs(env).output().unwrap();
+        assert!(!out.status.success(), "{var}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with(&format!("trove: {var}: ")), "{stderr}");
+    }
+}
+
+/// `trove token` signs with the server's secret or fails: it never invents a secret that the
+/// server would refuse.
+#[test]
+fn token_outside_the_data_directory_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("not-a-data-dir");
+    let out = trove(&nowhere)
+        .args(["token", "--user", "u"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("TROVE_JWT_SECRET"), "{stderr}");
+    assert!(stderr.contains("jwt-secret"), "{stderr}");
+    assert!(!nowhere.exists(), "nothing was created");
 }
 
 #[test]
@@ -81,7 +197,7 @@ fn config_file_is_layered_under_the_environment() {
     // and the secret comes from the file.
     std::fs::write(
         &toml,
-        "addr = \"not-valid\"\njwt_secret = \"from-the-config-file-secret\"\n",
+        "addr = \"not-valid\"\njwt_secret = \"from-the-config-file-secret-0123456789\"\n",
     )
     .unwrap();
     let out = trove(dir.path())
@@ -95,7 +211,7 @@ fn config_file_is_layered_under_the_environment() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).unwrap();
-    let key = DecodingKey::from_secret(b"from-the-config-file-secret");
+    let key = DecodingKey::from_secret(b"from-the-config-file-secret-0123456789");
     decode::<Value>(token.trim(), &key, &Validation::new(Algorithm::HS256)).unwrap();
 }
 
@@ -107,13 +223,13 @@ fn token_prints_one_line_signed_with_the_configured_secret() {
             "token", "--user", "alice", "--tenant", "acme", "--role", "admin", "--role", "editor",
             "--ttl", "15m",
         ])
-        .env("TROVE_JWT_SECRET", "a-secret-used-as-raw-utf8-bytes")
+        .env("TROVE_JWT_SECRET", "a-secret-used-as-raw-utf8-bytes-0123")
         .output()
         .unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1);
-    let key = DecodingKey::from_secret("a-secret-used-as-raw-utf8-bytes".as_bytes());
+    let key = DecodingKey::from_secret("a-secret-used-as-raw-utf8-bytes-0123".as_bytes());
     let claims = decode::<Value>(stdout.trim(), &key, &Validation::new(Algorithm::HS256))
         .unwrap()
         .claims;

@@ -190,6 +190,8 @@ pub struct ServerProcess {
     pub child: std::process::Child,
     pub url: String,
     pub admin_key: String,
+    /// What `trove serve` printed first: the URL line and the admin key line.
+    pub first_lines: [String; 2],
 }
 
 impl ServerProcess {
@@ -216,14 +218,26 @@ impl ServerProcess {
             .expect("the URL line")
             .to_owned();
         let second = lines.next().expect("a second line").unwrap();
-        let admin_key = second
+        let said = second
             .strip_prefix("Admin key: ")
             .expect("the admin key line")
             .to_owned();
+        let admin_key = if said == "set by TROVE_ADMIN_KEY" {
+            extra_env
+                .iter()
+                .find(|(k, _)| *k == "TROVE_ADMIN_KEY")
+                .map(|(_, v)| (*v).to_owned())
+                .expect("the configured key")
+        } else if let Some(path) = said.strip_prefix("read from ") {
+            std::fs::read_to_string(path).unwrap().trim().to_owned()
+        } else {
+            said.split(' ').next().unwrap().to_owned()
+        };
         Self {
             child,
             url,
             admin_key,
+            first_lines: [first, second],
         }
     }
 

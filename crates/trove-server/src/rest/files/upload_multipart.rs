@@ -93,8 +93,25 @@ async fn receive_into(
     let mut common = Common::default();
     let mut next_meta: Option<FileMetadata> = None;
     let mut targets: HashMap<Target, (Bucket, Option<Category>)> = HashMap::new();
+    let max_files = state.config.max_files_per_request;
+    // Room for a `fileMetadata` per file and every common field, and no more.
+    let max_parts = max_files.saturating_mul(2).saturating_add(16);
+    let (mut files, mut parts) = (0usize, 0usize);
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let field_name = field.name().unwrap_or("").to_owned();
+        parts += 1;
+        if field_name == "file" {
+            files += 1;
+        }
+        if files > max_files || parts > max_parts {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "a multipart upload may carry at most {max_files} files ({max_parts} parts); \
+                     send the rest in another request"
+                ),
+            ));
+        }
         match field_name.as_str() {
             "bucketId" => common.bucket_id = Some(text(field).await?.trim().to_owned()),
             "category" => common.category = Some(text(field).await?.trim().to_owned()),
