@@ -302,8 +302,19 @@ impl LocalWriter {
             let parent = dest
                 .parent()
                 .ok_or_else(|| std::io::Error::other("blob without a folder"))?;
-            let to_sync = prepare_dirs(&root, parent, &durable)?;
-            std::fs::rename(&tmp, &dest)?;
+            // A concurrent delete of the file's last other revision removes its (then empty)
+            // folder; the folder is made again and the rename retried.
+            let mut attempts = 0;
+            let to_sync = loop {
+                let to_sync = prepare_dirs(&root, parent, &durable)?;
+                match std::fs::rename(&tmp, &dest) {
+                    Ok(()) => break to_sync,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 5 => {
+                        attempts += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             // The rename is durable once every folder holding a new entry is.
             for dir in &to_sync {
                 sync_dir(dir)?;

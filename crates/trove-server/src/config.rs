@@ -515,6 +515,46 @@ mod tests {
         assert_eq!(c.admin_key.as_deref(), Some("00123456789012345"));
     }
 
+    /// The README's configuration table lists every setting, with the default stated here, and
+    /// every key this module reads is a setting.
+    #[test]
+    fn the_readme_table_matches_the_settings() {
+        let readme = include_str!("../../../README.md");
+        let rows: Vec<(String, String)> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `TROVE_"))
+            .filter_map(|l| {
+                let (var, rest) = l.split_once("` | ")?;
+                Some((
+                    format!("TROVE_{var}"),
+                    rest.trim_end_matches(" |").to_owned(),
+                ))
+            })
+            .collect();
+        let expected: Vec<(String, String)> = SETTINGS
+            .iter()
+            .map(|s| (s.var.to_owned(), s.default.to_owned()))
+            .collect();
+        assert_eq!(
+            rows, expected,
+            "README.md's configuration table is out of date"
+        );
+        let source = include_str!("config.rs");
+        for call in ["get(\"", "number(\""] {
+            for piece in source.split(call).skip(1) {
+                let key = piece.split('"').next().unwrap_or("");
+                if key.is_empty() || key.contains(' ') {
+                    continue;
+                }
+                let var = format!("TROVE_{}", key.to_ascii_uppercase());
+                assert!(
+                    SETTINGS.iter().any(|s| s.var == var),
+                    "{var} is read but not a listed setting"
+                );
+            }
+        }
+    }
+
     #[test]
     fn unknown_variables_name_the_closest_setting() {
         let e = env_key("TROVE_CORS_ORIGIN").unwrap_err();

@@ -10,24 +10,24 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, Who, error_code};
 
-const RSA1: &str = include_str!("../fixtures/rsa1.key.pem");
+pub(crate) const RSA1: &str = include_str!("../fixtures/rsa1.key.pem");
 const RSA1_PUB: &str = include_str!("../fixtures/rsa1.pub.pem");
-const RSA2: &str = include_str!("../fixtures/rsa2.key.pem");
+pub(crate) const RSA2: &str = include_str!("../fixtures/rsa2.key.pem");
 const EC1: &str = include_str!("../fixtures/ec1.key.pem");
 const EC1_PUB: &str = include_str!("../fixtures/ec1.pub.pem");
 
-fn claims(sub: &str) -> Value {
+pub(crate) fn claims(sub: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({"sub": sub, "exp": now + 600, "iat": now, "tenant_id": "t1", "roles": ["user"]})
 }
 
-fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) -> String {
+pub(crate) fn sign(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(Into::into);
     encode(&header, claims, key).unwrap()
 }
 
-fn hs(secret: &str, claims: &Value) -> String {
+pub(crate) fn hs(secret: &str, claims: &Value) -> String {
     sign(
         Algorithm::HS256,
         None,
@@ -36,7 +36,7 @@ fn hs(secret: &str, claims: &Value) -> String {
     )
 }
 
-async fn buckets_status(app: &TestApp, token: &str) -> u16 {
+pub(crate) async fn buckets_status(app: &TestApp, token: &str) -> u16 {
     app.get("/v1/buckets", &Who::Bearer(token.into()))
         .send()
         .await
