@@ -11,7 +11,7 @@ use trove_server::config::Config;
 use trove_server::server::Server;
 
 /// Who makes a request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Who {
     Admin,
     /// The admin key acting for a user (`X-Trove-User-Id`/`X-Trove-Tenant-Id`).

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, Who, error_code, id_of};
+use crate::common::{TestApp, Who, error_code, id_of, wait_until};
 
 async fn list(app: &TestApp, who: &Who, query: &str) -> Value {
     let res = app
@@ -250,47 +250,92 @@ async fn ordering_and_bad_parameters() {
     }
 }
 
+/// A user's listing pages exactly while other clients insert into the same listing: no file is
+/// repeated, none that existed before the listing began is skipped, and none the user may not read
+/// appears; for every order.
 #[tokio::test]
-async fn keyset_pages_skip_and_repeat_nothing_under_concurrent_inserts() {
-    let app = TestApp::start().await;
-    let mut before: HashSet<String> = HashSet::new();
-    for i in 0..25 {
-        before.insert(id_of(
-            &app.upload(&Who::Admin, &format!("name=f{i:02}.txt"), "text/plain", "x")
-                .await,
-        ));
-    }
-    for order in ["desc", "asc"] {
-        let mut seen: Vec<String> = Vec::new();
-        let mut cursor: Option<String> = None;
-        let mut inserted = 0;
-        loop {
-            let q = match &cursor {
-                Some(c) => format!("limit=4&order={order}&cursor={c}"),
-                None => format!("limit=4&order={order}"),
-            };
-            let page = list(&app, &Who::Admin, &q).await;
-            seen.extend(page["files"].as_array().unwrap().iter().map(id_of));
-            // Rows arrive between pages.
-            app.upload(
-                &Who::Admin,
-                &format!("name=new{order}{inserted}.txt"),
-                "text/plain",
-                "x",
-            )
-            .await;
-            inserted += 1;
-            match page["nextCursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
-                None => break,
-            }
+async fn keyset_pages_stay_exact_while_others_insert_concurrently() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let app = Arc::new(TestApp::start().await);
+    let me = app.user("u1", Some("t1"));
+    let mate = app.user("u2", Some("t1"));
+    // Names and sizes that interleave with the inserts, in every order.
+    let name = |i: usize| format!("{:03}-{i}.txt", (i * 7919) % 1000);
+    let body = |i: usize| "x".repeat(1 + (i * 31) % 50);
+    let mut visible: HashSet<String> = HashSet::new();
+    let mut hidden: HashSet<String> = HashSet::new();
+    for i in 0..24 {
+        let (who, query, shown) = match i % 3 {
+            0 => (&me, format!("name={}", name(i)), true),
+            1 => (&mate, format!("name={}&access=tenant", name(i)), true),
+            _ => (&mate, format!("name={}", name(i)), false),
+        };
+        let id = id_of(&app.upload(who, &query, "text/plain", body(i)).await);
+        if shown {
+            visible.insert(id);
+        } else {
+            hidden.insert(id);
         }
-        let unique: HashSet<&String> = seen.iter().collect();
-        assert_eq!(unique.len(), seen.len(), "{order}: no file repeated");
-        assert!(
-            before.iter().all(|id| seen.contains(id)),
-            "{order}: no file that existed before was skipped"
-        );
+    }
+    for order_by in ["createdAt", "updatedAt", "name", "size"] {
+        for order in ["asc", "desc"] {
+            let stop = Arc::new(AtomicBool::new(false));
+            let counter = Arc::new(AtomicUsize::new(1000));
+            let done = Arc::new(AtomicUsize::new(0));
+            let mut writers = Vec::new();
+            for (who, extra) in [(me.clone(), ""), (mate.clone(), "&access=tenant"), (mate.clone(), "")] {
+                let (app, stop, counter) = (app.clone(), stop.clone(), counter.clone());
+                let done = done.clone();
+                let private = who != me && extra.is_empty();
+                writers.push(tokio::spawn(async move {
+                    let mut created = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let i = counter.fetch_add(1, Ordering::Relaxed);
+                        let q = format!("name={:03}-{i}.txt{extra}", (i * 7919) % 1000);
+                        let f = app
+                            .upload(&who, &q, "text/plain", "y".repeat(1 + (i * 31) % 50))
+                            .await;
+                        if private {
+                            created.push(id_of(&f));
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    created
+                }));
+            }
+            // The listing starts once the other clients are inserting.
+            wait_until(30, "concurrent inserts", || done.load(Ordering::Relaxed) >= 3).await;
+            let mut seen: Vec<String> = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let q = match &cursor {
+                    Some(c) => format!("limit=4&orderBy={order_by}&order={order}&cursor={c}"),
+                    None => format!("limit=4&orderBy={order_by}&order={order}"),
+                };
+                let page = list(&app, &me, &q).await;
+                seen.extend(page["files"].as_array().unwrap().iter().map(id_of));
+                match page["nextCursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            let mut hidden_now = hidden.clone();
+            for w in writers {
+                hidden_now.extend(w.await.unwrap());
+            }
+            let inserted = counter.load(Ordering::Relaxed) - 1000;
+            let unique: HashSet<&String> = seen.iter().collect();
+            let label = format!("{order_by} {order} with {inserted} concurrent inserts");
+            assert_eq!(unique.len(), seen.len(), "{label}: no file repeated");
+            assert!(visible.iter().all(|id| unique.contains(id)), "{label}: none skipped");
+            assert!(
+                !hidden_now.iter().any(|id| unique.contains(id)),
+                "{label}: none leaked"
+            );
+        }
     }
 }
 
