@@ -29,6 +29,7 @@ bash -euo pipefail -x tour.sh > tour.out 2>&1 || { cat tour.out; echo "README to
 # Spot checks that the tour did what the README says.
 trap 'kill "$server" 2>/dev/null || true; cat tour.out; rm -rf "$work"' ERR
 grep -q '"code":"forbidden"' tour.out
+grep -q '"code":"precondition_failed"' tour.out
 grep -q '"code":"not_found"' tour.out
 grep -q '"code":"mime_type_not_allowed"' tour.out
 grep -q '^304$' tour.out
