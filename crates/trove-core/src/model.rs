@@ -74,7 +74,9 @@ pub enum FileStatus {
     UploadPending,
     /// The content is durable and matches `size`, `etag` and `checksumSha256`.
     Ready,
-    /// The upload failed; the row is kept for the client to see why, the bytes are gone.
+    /// The bytes were refused after they were stored (a direct upload completed against object
+    /// storage whose content breaks the rules); the row is kept for the client to see why, the
+    /// bytes are gone. Reserved: nothing sets it yet, but listings may filter on it.
     Error,
     /// The upload was cancelled by the client; clean-up removes the row later.
     Cancelled,

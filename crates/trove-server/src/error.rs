@@ -118,3 +118,18 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A saturated database is "retry later", not an internal error.
+    #[test]
+    fn an_exhausted_pool_is_503_with_retry_after() {
+        let res = ApiError::from(MetaError::Unavailable("pool timed out".into())).into_response();
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["retry-after"], "1");
+        let res = ApiError::from(MetaError::PreconditionFailed).into_response();
+        assert_eq!(res.status(), 412);
+    }
+}

@@ -212,3 +212,33 @@ async fn cors_exposes_the_documented_headers_for_configured_origins() {
         .unwrap();
     assert!(!res.headers().contains_key("access-control-allow-origin"));
 }
+
+/// Names that display in another order than they are (`invoice\u{202E}fdp.exe` reads as
+/// `invoiceexe.pdf`) are refused on every way in.
+#[tokio::test]
+async fn names_with_bidirectional_controls_are_refused() {
+    let app = TestApp::start().await;
+    let user = app.user("u1", Some("t1"));
+    for name in ["invoice%E2%80%AEfdp.exe", "a%E2%81%A6b.txt"] {
+        let res = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/files?name={name}"),
+                &user,
+            )
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(res, 400).await, "invalid_name", "{name}");
+    }
+    let id = crate::common::id_of(&app.upload(&user, "name=ok.txt", "text/plain", "x").await);
+    let res = app
+        .request(reqwest::Method::PATCH, &format!("/v1/files/{id}"), &user)
+        .json(&serde_json::json!({"name": "report\u{202E}txt.exe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(res, 400).await, "invalid_name");
+}

@@ -285,7 +285,11 @@ async fn keyset_pages_stay_exact_while_others_insert_concurrently() {
             let counter = Arc::new(AtomicUsize::new(1000));
             let done = Arc::new(AtomicUsize::new(0));
             let mut writers = Vec::new();
-            for (who, extra) in [(me.clone(), ""), (mate.clone(), "&access=tenant"), (mate.clone(), "")] {
+            for (who, extra) in [
+                (me.clone(), ""),
+                (mate.clone(), "&access=tenant"),
+                (mate.clone(), ""),
+            ] {
                 let (app, stop, counter) = (app.clone(), stop.clone(), counter.clone());
                 let done = done.clone();
                 let private = who != me && extra.is_empty();
@@ -306,7 +310,10 @@ async fn keyset_pages_stay_exact_while_others_insert_concurrently() {
                 }));
             }
             // The listing starts once the other clients are inserting.
-            wait_until(30, "concurrent inserts", || done.load(Ordering::Relaxed) >= 3).await;
+            wait_until(30, "concurrent inserts", || {
+                done.load(Ordering::Relaxed) >= 3
+            })
+            .await;
             let mut seen: Vec<String> = Vec::new();
             let mut cursor: Option<String> = None;
             loop {
@@ -330,7 +337,10 @@ async fn keyset_pages_stay_exact_while_others_insert_concurrently() {
             let unique: HashSet<&String> = seen.iter().collect();
             let label = format!("{order_by} {order} with {inserted} concurrent inserts");
             assert_eq!(unique.len(), seen.len(), "{label}: no file repeated");
-            assert!(visible.iter().all(|id| unique.contains(id)), "{label}: none skipped");
+            assert!(
+                visible.iter().all(|id| unique.contains(id)),
+                "{label}: none skipped"
+            );
             assert!(
                 !hidden_now.iter().any(|id| unique.contains(id)),
                 "{label}: none leaked"
