@@ -112,13 +112,8 @@ async fn the_same_sub_in_another_tenant_owns_nothing() {
         expect(&app, &impostor, &f.private_tenant, 404, 404).await;
         expect(&app, &impostor, &f.public, 200, 403).await;
         let listed: serde_json::Value = app
-            .get("/v1/files?visibility=private", &impostor)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json("/v1/files?visibility=private", &impostor)
+            .await;
         assert_eq!(listed["files"], json!([]), "{impostor:?} lists nothing");
         let path = format!("/v1/files/{}", f.private_owner);
         assert_eq!(status(&app, Method::DELETE, &path, &impostor).await, 404);

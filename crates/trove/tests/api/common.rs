@@ -124,6 +124,17 @@ impl TestApp {
         self.request(Method::GET, path, who)
     }
 
+    /// `GET path` as `who`, the body as JSON, whatever the status.
+    pub async fn get_json(&self, path: &str, who: &Who) -> Value {
+        self.get(path, who)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Uploads raw bytes and returns the created file, asserting 201.
     pub async fn upload(
         &self,

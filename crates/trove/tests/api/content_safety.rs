@@ -142,14 +142,7 @@ async fn anonymous_readers_see_no_identities() {
         &app.upload(&user, "name=a.txt&visibility=public", "text/plain", "x")
             .await,
     );
-    let rest: Value = app
-        .get(&format!("/v1/files/{id}"), &Who::Anonymous)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest: Value = app.get_json(&format!("/v1/files/{id}"), &Who::Anonymous).await;
     assert_eq!(rest["name"], "a.txt");
     assert!(rest["uploadedByUserId"].is_null() && rest["tenantId"].is_null(), "{rest}");
     let gql: Value = app
@@ -165,14 +158,7 @@ async fn anonymous_readers_see_no_identities() {
     assert!(gql["data"]["file"]["uploadedByUserId"].is_null(), "{gql}");
     assert!(gql["data"]["file"]["tenantId"].is_null(), "{gql}");
     assert!(!gql.to_string().contains("alice@example.com"));
-    let mine: Value = app
-        .get(&format!("/v1/files/{id}"), &user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = app.get_json(&format!("/v1/files/{id}"), &user).await;
     assert_eq!(mine["uploadedByUserId"], "alice@example.com");
 }
 

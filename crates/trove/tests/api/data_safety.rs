@@ -50,13 +50,8 @@ fn streamed_upload(
 
 async fn pending_ids(app: &TestApp) -> Vec<String> {
     let page: Value = app
-        .get("/v1/files?status=upload_pending", &Who::Admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/files?status=upload_pending", &Who::Admin)
+        .await;
     page["files"]
         .as_array()
         .unwrap()
@@ -208,14 +203,7 @@ async fn a_rename_never_undoes_a_concurrent_make_private() {
         let (a, b) = tokio::join!(rename, private);
         assert_eq!(a.unwrap().status(), 200);
         assert_eq!(b.unwrap().status(), 200);
-        let now: Value = app
-            .get(&format!("/v1/files/{id}"), &owner)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let now: Value = app.get_json(&format!("/v1/files/{id}"), &owner).await;
         assert_eq!(now["visibility"], "private", "round {round}");
         assert_eq!(now["name"], format!("r{round}.txt"), "round {round}");
     }
@@ -269,14 +257,7 @@ async fn if_match_guards_patch_replace_and_delete() {
         .await
         .unwrap();
     assert_eq!(error_code(stale_delete, 412).await, "precondition_failed");
-    let now: Value = app
-        .get(&path, &owner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get_json(&path, &owner).await;
     assert_eq!(now["name"], "a.txt", "nothing changed");
     assert_eq!(now["etag"], etag.as_str());
 
