@@ -74,16 +74,22 @@ impl SqliteMetaStore {
         after: Option<FileId>,
         limit: u32,
     ) -> Result<Vec<FileRecord>, MetaError> {
-        let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
-        qb.push(" WHERE f.id IN (SELECT file_id FROM file_associations WHERE entity_name = ")
+        // Walk the object's links in file order (CROSS JOIN fixes the loop order in SQLite) and keep
+        // those in scope: the cost is the object's links, never the size of the caller's scope.
+        let columns = FILE_SELECT
+            .strip_suffix(" FROM files f")
+            .ok_or_else(|| MetaError::Backend("FILE_SELECT changed shape".into()))?;
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "{columns} FROM file_associations a CROSS JOIN files f ON f.id = a.file_id"
+        ));
+        qb.push(" WHERE a.entity_name = ")
             .push_bind(e.entity_name.clone())
-            .push(" AND entity_reference = ")
+            .push(" AND a.entity_reference = ")
             .push_bind(e.entity_reference.clone())
-            .push(" AND file_id > ")
-            .push_bind(after.map(|a| a.to_string()).unwrap_or_default())
-            .push(")");
+            .push(" AND a.file_id > ")
+            .push_bind(after.map(|a| a.to_string()).unwrap_or_default());
         push_scope(&mut qb, scope);
-        qb.push(" ORDER BY f.id LIMIT ").push_bind(i64::from(limit));
+        qb.push(" ORDER BY a.file_id LIMIT ").push_bind(i64::from(limit));
         qb.build()
             .fetch_all(&self.pool)
             .await
