@@ -89,7 +89,8 @@ impl SqliteMetaStore {
             .push(" AND a.file_id > ")
             .push_bind(after.map(|a| a.to_string()).unwrap_or_default());
         push_scope(&mut qb, scope);
-        qb.push(" ORDER BY a.file_id LIMIT ").push_bind(i64::from(limit));
+        qb.push(" ORDER BY a.file_id LIMIT ")
+            .push_bind(i64::from(limit));
         qb.build()
             .fetch_all(&self.pool)
             .await

@@ -14,93 +14,9 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use figment::value::Value;
 
-/// One setting: its environment variable and its default as the README's table states it.
-#[derive(Debug, Clone, Copy)]
-pub struct Setting {
-    pub var: &'static str,
-    pub default: &'static str,
-}
-
-const fn setting(var: &'static str, default: &'static str) -> Setting {
-    Setting { var, default }
-}
-
-/// Every variable Trove reads, with its default; the README's configuration table is compared
-/// with this list by a test.
-pub const SETTINGS: &[Setting] = &[
-    setting("TROVE_ADDR", "`127.0.0.1:8080`"),
-    setting("TROVE_DATA_DIR", "`./trove-data`"),
-    setting(
-        "TROVE_PUBLIC_URL",
-        "`http://{TROVE_ADDR}`; required when `TROVE_ADDR` is a wildcard address such as `0.0.0.0`",
-    ),
-    setting("TROVE_DATABASE_URL", "`sqlite://{data dir}/trove.db`"),
-    setting(
-        "TROVE_STORAGE_URL",
-        "`file://{data dir}/blobs` (also `memory://`)",
-    ),
-    setting(
-        "TROVE_ADMIN_KEY",
-        "generated into `{data dir}/admin-key` (at least 16 bytes when set)",
-    ),
-    setting(
-        "TROVE_JWT_SECRET",
-        "HS256 secret (raw UTF-8, at least 32 bytes); generated into `{data dir}/jwt-secret` when no JWT setting is given",
-    ),
-    setting(
-        "TROVE_JWT_PUBLIC_KEY",
-        "none; a PEM (or a path to one), RS256 or ES256",
-    ),
-    setting(
-        "TROVE_JWT_JWKS_URL",
-        "none; `https://` (or `http://` on loopback only), fetched on first use, refetched when an unknown `kid` arrives and when its `Cache-Control` max-age (default 300 s) runs out",
-    ),
-    setting(
-        "TROVE_JWT_JWKS_MIN_REFRESH_SECS",
-        "`10` (least time between two JWKS fetches)",
-    ),
-    setting("TROVE_JWT_TENANT_CLAIM", "`tenant_id`"),
-    setting("TROVE_JWT_ROLES_CLAIM", "`roles`"),
-    setting("TROVE_JWT_ISSUER", "none (checked when set)"),
-    setting("TROVE_JWT_AUDIENCE", "none (checked when set)"),
-    setting(
-        "TROVE_CORS_ORIGINS",
-        "none (comma-separated origins, or `*`)",
-    ),
-    setting("TROVE_MAX_JSON_BODY", "`1048576` bytes"),
-    setting(
-        "TROVE_MAX_FILES_PER_REQUEST",
-        "`100` (file parts in one multipart upload)",
-    ),
-    setting(
-        "TROVE_MAX_HEADER_BYTES",
-        "`65536` (request line and headers; at least 8192)",
-    ),
-    setting(
-        "TROVE_HEADER_TIMEOUT",
-        "`30` seconds to send a request's headers (also how long an idle connection stays open)",
-    ),
-    setting(
-        "TROVE_BODY_TIMEOUT",
-        "`60` seconds an upload may go without sending a byte",
-    ),
-    setting("TROVE_MAX_CONNECTIONS", "`1024` open connections"),
-    setting(
-        "TROVE_UPLOAD_EXPIRY",
-        "`3600` seconds (direct uploads; a pending upload untouched this long is removed)",
-    ),
-    setting(
-        "TROVE_SIGNING_KEY",
-        "generated into `{data dir}/signing-key`",
-    ),
-    setting(
-        "TROVE_LOG",
-        "`info,tower_http=info,sqlx=warn` (a `tracing` filter)",
-    ),
-];
-
-/// Settings whose value is a secret or an id, taken exactly as given (not even trimmed).
-const VERBATIM: &[&str] = &["admin_key", "jwt_secret", "signing_key"];
+mod settings;
+pub use settings::{SETTINGS, Setting};
+use settings::{VERBATIM, check_jwks_url, env_key};
 
 /// A configuration problem: the variable it concerns and what is wrong, shown as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -404,63 +320,6 @@ impl Config {
     }
 }
 
-/// The configuration key of a `TROVE_*` variable; an unknown one is an error naming the closest.
-fn env_key(var: &str) -> Result<String, ConfigError> {
-    if SETTINGS.iter().any(|s| s.var == var) {
-        return Ok(var["TROVE_".len()..].to_ascii_lowercase());
-    }
-    let closest = SETTINGS
-        .iter()
-        .min_by_key(|s| edit_distance(s.var, var))
-        .map(|s| s.var)
-        .unwrap_or("TROVE_ADDR");
-    Err(bad(
-        var,
-        format!("is not a Trove setting; did you mean {closest}?"),
-    ))
-}
-
-/// Levenshtein distance, for suggesting the setting a typo meant.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// A JWKS URL must be `https://`, or `http://` to a loopback host (a key set fetched in clear text
-/// from another host could be swapped by anyone on the path).
-fn check_jwks_url(u: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(u).map_err(|_| format!("'{u}' is not a URL"))?;
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if loopback {
-                Ok(())
-            } else {
-                Err(format!(
-                    "'{u}' is plain http to a host other than loopback; use https://"
-                ))
-            }
-        }
-        _ => Err(format!("'{u}' is not an http(s) URL")),
-    }
-}
-
 /// A scalar configuration value as text; tables and arrays are not configuration values here.
 fn text(v: &Value) -> Option<String> {
     match v {
@@ -513,60 +372,6 @@ mod tests {
             Some(" \"0012345678901234567890123456789\" ")
         );
         assert_eq!(c.admin_key.as_deref(), Some("00123456789012345"));
-    }
-
-    /// The README's configuration table lists every setting, with the default stated here, and
-    /// every key this module reads is a setting.
-    #[test]
-    fn the_readme_table_matches_the_settings() {
-        let readme = include_str!("../../../README.md");
-        let rows: Vec<(String, String)> = readme
-            .lines()
-            .filter_map(|l| l.strip_prefix("| `TROVE_"))
-            .filter_map(|l| {
-                let (var, rest) = l.split_once("` | ")?;
-                Some((
-                    format!("TROVE_{var}"),
-                    rest.trim_end_matches(" |").to_owned(),
-                ))
-            })
-            .collect();
-        let expected: Vec<(String, String)> = SETTINGS
-            .iter()
-            .map(|s| (s.var.to_owned(), s.default.to_owned()))
-            .collect();
-        assert_eq!(
-            rows, expected,
-            "README.md's configuration table is out of date"
-        );
-        let source = include_str!("config.rs");
-        for call in ["get(\"", "number(\""] {
-            for piece in source.split(call).skip(1) {
-                let key = piece.split('"').next().unwrap_or("");
-                if key.is_empty() || key.contains(' ') {
-                    continue;
-                }
-                let var = format!("TROVE_{}", key.to_ascii_uppercase());
-                assert!(
-                    SETTINGS.iter().any(|s| s.var == var),
-                    "{var} is read but not a listed setting"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn unknown_variables_name_the_closest_setting() {
-        let e = env_key("TROVE_CORS_ORIGIN").unwrap_err();
-        assert_eq!(e.var, "TROVE_CORS_ORIGIN");
-        assert!(e.problem.contains("TROVE_CORS_ORIGINS"), "{e}");
-        assert!(
-            env_key("TROVE_JWT_SECERT")
-                .unwrap_err()
-                .problem
-                .contains("TROVE_JWT_SECRET")
-        );
-        assert_eq!(env_key("TROVE_UPLOAD_EXPIRY").unwrap(), "upload_expiry");
     }
 
     #[test]
