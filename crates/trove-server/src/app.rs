@@ -33,6 +33,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.limits.max_header_bytes,
+            bounded_headers,
+        ))
         .layer(cors(&state.config.cors_origins))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -77,6 +81,29 @@ async fn json_errors(res: Response) -> Response {
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+/// 431 `headers_too_large` when the request line and headers exceed `TROVE_MAX_HEADER_BYTES`
+/// (hyper's own limit is the larger read buffer; see `listener`).
+pub async fn bounded_headers(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if line + headers > limit {
+        return ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!("the request line and headers exceed {limit} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> impl IntoResponse {

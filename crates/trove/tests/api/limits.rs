@@ -239,7 +239,7 @@ async fn headers_and_ranges_are_bounded() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 431);
+    assert_eq!(error_code(res, 431).await, "headers_too_large");
     healthy(&app).await;
     let user = app.user("u1", Some("t1"));
     let id = id_of(
