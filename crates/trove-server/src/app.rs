@@ -90,7 +90,8 @@ pub async fn bounded_headers(
     req: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> Response {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
     let headers: usize = req
         .headers()
         .iter()
