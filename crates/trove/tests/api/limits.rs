@@ -423,4 +423,25 @@ async fn multipart_uploads_are_capped_in_files() {
         "payload_too_large",
         "parts of any kind count"
     );
+    let form = reqwest::multipart::Form::new()
+        .text("bucketId", "x".repeat(300 * 1024))
+        .part(
+            "file",
+            reqwest::multipart::Part::text("x").file_name("a.txt"),
+        );
+    let res = app
+        .request(Method::POST, "/v1/files", &user)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "a text field is at most 256 KiB");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too large"),
+        "{body}"
+    );
 }
