@@ -77,7 +77,7 @@ async fn content_sha(app: &TestApp, id: &str) -> String {
 #[tokio::test]
 async fn an_upload_longer_than_the_expiry_is_not_collected_while_it_streams() {
     let app = TestApp::builder()
-        .config(|c| c.upload_expiry_secs = 1)
+        .config(|c| c.upload_expiry_secs = 2)
         .start()
         .await;
     let user = app.user("u1", Some("t1"));
@@ -87,18 +87,19 @@ async fn an_upload_longer_than_the_expiry_is_not_collected_while_it_streams() {
     // A slow client: a chunk every 50 ms, for well over twice the expiry.
     let mut pace = tokio::time::interval(Duration::from_millis(50));
     let mut collected_while_streaming = false;
-    while started.elapsed() < Duration::from_millis(3500) {
+    while started.elapsed() < Duration::from_millis(6000) {
         pace.tick().await;
         let chunk = vec![b'x'; 4096];
         sent.update(&chunk);
         tx.send(Ok(chunk)).await.unwrap();
-        if !collected_while_streaming && started.elapsed() > Duration::from_millis(2500) {
+        if !collected_while_streaming && started.elapsed() > Duration::from_millis(5000) {
             trove_server::service::uploads::collect_garbage(&app.server.state)
                 .await
                 .unwrap();
             collected_while_streaming = true;
         }
     }
+    assert!(collected_while_streaming, "the clean-up ran mid-upload");
     drop(tx);
     let res = response.await.unwrap().unwrap();
     let body: Value = res.json().await.unwrap();
