@@ -17,14 +17,7 @@ const INSERT_FILE: &str = "INSERT INTO files (id, bucket_id, name, mime_type, si
 
 impl SqliteMetaStore {
     pub(super) async fn fetch_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
-        let sql = sqlx::AssertSqlSafe(format!("{FILE_SELECT} WHERE f.id = ?"));
-        sqlx::query(sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .map(|r| file_from_row(&r))
-            .transpose()
+        fetch_on(&self.pool, id).await
     }
 
     pub(super) async fn fetch_file_with_bucket(
@@ -115,7 +108,7 @@ impl SqliteMetaStore {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let file = fetch_on(&mut tx, id).await?;
+        let file = fetch_on(&mut *tx, id).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(file)
     }
@@ -192,7 +185,7 @@ impl SqliteMetaStore {
         if let Some(key) = &old_key {
             queue_deletion(&mut tx, key).await?;
         }
-        let new = fetch_on(&mut tx, id)
+        let new = fetch_on(&mut *tx, id)
             .await?
             .ok_or_else(|| MetaError::Stale(format!("file {id} vanished")))?;
         tx.commit().await.map_err(map_err)?;
@@ -205,7 +198,7 @@ impl SqliteMetaStore {
         guard: DeleteGuard<'_>,
     ) -> Result<Option<(FileRecord, Option<String>)>, MetaError> {
         let mut tx = begin_immediate(&self.pool).await?;
-        let Some(file) = fetch_on(&mut tx, id).await? else {
+        let Some(file) = fetch_on(&mut *tx, id).await? else {
             return Ok(None);
         };
         match guard {
@@ -282,15 +275,15 @@ async fn current_etag(
         .transpose()
 }
 
-/// A file with its associations, on an open transaction.
-async fn fetch_on(
-    conn: &mut SqliteConnection,
+/// A file with its associations, on the pool or an open transaction.
+async fn fetch_on<'e>(
+    ex: impl sqlx::SqliteExecutor<'e>,
     id: FileId,
 ) -> Result<Option<FileRecord>, MetaError> {
     let sql = sqlx::AssertSqlSafe(format!("{FILE_SELECT} WHERE f.id = ?"));
     sqlx::query(sql)
         .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+        .fetch_optional(ex)
         .await
         .map_err(map_err)?
         .map(|r| file_from_row(&r))

@@ -166,12 +166,7 @@ async fn category_rules_win_over_bucket_rules() {
     let form = Form::new()
         .text("category", "avatars")
         .part("file", Part::bytes(PNG.to_vec()).file_name("m.png"));
-    let res = app
-        .request(Method::POST, "/v1/files", &user)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&user, form).await;
     assert_eq!(res.status(), 201);
 }
 

@@ -124,6 +124,27 @@ impl TestApp {
         self.request(Method::GET, path, who)
     }
 
+    /// A GraphQL request as `who`; asserts 200 and returns the JSON answer.
+    pub async fn graphql(&self, who: &Who, query: &str, variables: Value) -> Value {
+        let res = self
+            .request(Method::POST, "/graphql", who)
+            .json(&serde_json::json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// `POST /v1/files` with a multipart body, as `who`.
+    pub async fn post_multipart(&self, who: &Who, form: reqwest::multipart::Form) -> Response {
+        self.request(Method::POST, "/v1/files", who)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` as `who`, the body as JSON, whatever the status.
     pub async fn get_json(&self, path: &str, who: &Who) -> Value {
         self.get(path, who)

@@ -108,15 +108,7 @@ async fn anonymous_callers_read_no_bucket_settings_through_a_public_file() {
         &app.upload(&user, "name=a.txt&visibility=public", "text/plain", "x")
             .await,
     );
-    let res: Value = app
-        .request(Method::POST, "/graphql", &Who::Anonymous)
-        .json(&json!({"query": format!("{{ file(id: \"{id}\") {{ name bucket {{ id maxUploadFileSize allowedMimeTypes }} }} }}")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res: Value = app.graphql(&Who::Anonymous, &format!("{{ file(id: \"{id}\") {{ name bucket {{ id maxUploadFileSize allowedMimeTypes }} }} }}"), json!({})).await;
     assert_eq!(res["errors"][0]["extensions"]["code"], "unauthorized", "{res}");
     assert!(
         !res.to_string().contains("maxUploadFileSize\":"),
@@ -145,15 +137,7 @@ async fn anonymous_readers_see_no_identities() {
     let rest: Value = app.get_json(&format!("/v1/files/{id}"), &Who::Anonymous).await;
     assert_eq!(rest["name"], "a.txt");
     assert!(rest["uploadedByUserId"].is_null() && rest["tenantId"].is_null(), "{rest}");
-    let gql: Value = app
-        .request(Method::POST, "/graphql", &Who::Anonymous)
-        .json(&json!({"query": format!("{{ file(id: \"{id}\") {{ name uploadedByUserId tenantId }} }}")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let gql: Value = app.graphql(&Who::Anonymous, &format!("{{ file(id: \"{id}\") {{ name uploadedByUserId tenantId }} }}"), json!({})).await;
     assert_eq!(gql["data"]["file"]["name"], "a.txt");
     assert!(gql["data"]["file"]["uploadedByUserId"].is_null(), "{gql}");
     assert!(gql["data"]["file"]["tenantId"].is_null(), "{gql}");

@@ -6,14 +6,7 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, Who, id_of};
 
 async fn gql(app: &TestApp, who: &Who, query: &str, variables: Value) -> Value {
-    let res = app
-        .request(Method::POST, "/graphql", who)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
+    app.graphql(who, query, variables).await
 }
 
 fn code(v: &Value) -> &str {

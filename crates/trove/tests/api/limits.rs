@@ -93,12 +93,7 @@ async fn deeply_nested_input_is_refused_and_the_server_stays_up() {
             "file",
             reqwest::multipart::Part::text("x").file_name("x.txt"),
         );
-    let res = app
-        .request(Method::POST, "/v1/files", &user)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&user, form).await;
     assert_eq!(error_code(res, 400).await, "invalid_request");
     // Metadata may nest, but not without end: 17 levels are refused, 16 accepted.
     let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
@@ -308,12 +303,7 @@ async fn unlinking_an_entity_is_scoped_before_it_is_limited() {
             "file",
             reqwest::multipart::Part::text("mine").file_name("mine.txt"),
         );
-    let res = app
-        .request(Method::POST, "/v1/files", &alice)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&alice, form).await;
     assert_eq!(res.status(), 201);
     let res: Value = app
         .request(
@@ -393,12 +383,7 @@ async fn multipart_uploads_are_capped_in_files() {
             reqwest::multipart::Part::text("x").file_name(format!("{i}.txt")),
         );
     }
-    let res = app
-        .request(Method::POST, "/v1/files", &user)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&user, form).await;
     assert_eq!(res.status(), 413);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large");
@@ -412,12 +397,7 @@ async fn multipart_uploads_are_capped_in_files() {
     for _ in 0..40 {
         form = form.text("bucketId", "default");
     }
-    let res = app
-        .request(Method::POST, "/v1/files", &user)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&user, form).await;
     assert_eq!(
         error_code(res, 413).await,
         "payload_too_large",
@@ -429,12 +409,7 @@ async fn multipart_uploads_are_capped_in_files() {
             "file",
             reqwest::multipart::Part::text("x").file_name("a.txt"),
         );
-    let res = app
-        .request(Method::POST, "/v1/files", &user)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&user, form).await;
     assert_eq!(res.status(), 400, "a text field is at most 256 KiB");
     let body: Value = res.json().await.unwrap();
     assert!(
