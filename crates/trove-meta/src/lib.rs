@@ -22,7 +22,12 @@ use trove_core::{
 use uuid::Uuid;
 
 pub mod conformance;
+mod resumable;
 pub mod sqlite;
+
+pub use resumable::{
+    TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, UploadProtocol,
+};
 
 /// Failures of the metadata layer.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +133,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// touched for the upload expiry); false when the row is gone or no longer pending.
     async fn touch_upload(&self, id: FileId, now: DateTime<Utc>) -> Result<bool, MetaError>;
     /// Makes a pending file ready with its durable content; `Stale` unless it is still pending with
-    /// that revision.
+    /// that revision. The file's resumable state ends with it (a final upload's record stays, so
+    /// that it keeps refusing PATCH).
     async fn complete_upload(
         &self,
         id: FileId,
@@ -218,11 +224,14 @@ pub trait MetaStore: Send + Sync + 'static {
     /// `Conflict` when files use it.
     async fn delete_category(&self, key: &str, force: bool) -> Result<bool, MetaError>;
 
-    /// Records the single-use upload URL of a pending file.
+    /// Records the single-use upload URL of a pending file, with the client's fingerprint and
+    /// announced length, if any.
     async fn insert_direct_upload(
         &self,
         file: FileId,
         expires_at: DateTime<Utc>,
+        fingerprint: Option<&str>,
+        length: Option<u64>,
     ) -> Result<(), MetaError>;
     /// Marks the upload URL used; false when it was used already (or never existed).
     async fn use_direct_upload(&self, file: FileId) -> Result<bool, MetaError>;
@@ -239,6 +248,46 @@ pub trait MetaStore: Send + Sync + 'static {
         stale_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<FileRecord>, MetaError>;
+
+    /// Records a new tus upload, with its pending file row (single and final uploads) in the same
+    /// transaction.
+    async fn insert_tus_upload(
+        &self,
+        upload: &TusUpload,
+        file: Option<&FileRecord>,
+    ) -> Result<(), MetaError>;
+    async fn get_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError>;
+    /// Moves a tus upload's durable offset from `from` to `to` (and sets its deferred length, if
+    /// given), touching its pending file row too; false when its offset is no longer `from` (another
+    /// request moved it) or it is gone.
+    async fn advance_tus_upload(
+        &self,
+        id: FileId,
+        from: u64,
+        to: u64,
+        length: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, MetaError>;
+    /// Deletes a tus upload's row (not its file's); returns what was deleted.
+    async fn delete_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError>;
+    /// Partial uploads without progress since `stale_before`, oldest first.
+    async fn stale_tus_partials(
+        &self,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TusUpload>, MetaError>;
+    /// Deletes a partial upload only if it is still without progress since `stale_before`.
+    async fn delete_stale_tus_partial(
+        &self,
+        id: FileId,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, MetaError>;
+    /// A page of unfinished uploads (pending files with a live tus upload or direct-upload URL),
+    /// newest first. Partial uploads are never listed on their own.
+    async fn unfinished_uploads(
+        &self,
+        query: &UnfinishedQuery,
+    ) -> Result<Vec<UnfinishedUpload>, MetaError>;
 }
 
 /// One page of files.

@@ -10,6 +10,7 @@ use trove_core::{
 
 use crate::{FileChanges, MetaError, MetaStore, StoredContent};
 
+mod resumable;
 mod uploads;
 mod writes;
 use uploads::{direct_uploads, listings_agree_with_the_scope};
@@ -34,6 +35,8 @@ pub async fn run_all(store: &dyn MetaStore) {
     if_match_guards_every_write(store).await;
     failing_deletions_back_off_per_key(store).await;
     entity_files_are_scoped_before_the_limit(store).await;
+    resumable::tus_uploads(store).await;
+    resumable::unfinished_listing(store).await;
 }
 
 pub(crate) fn bucket(id: &str) -> Bucket {

@@ -80,7 +80,10 @@ pub(super) async fn direct_uploads(store: &dyn MetaStore) {
     let f = pending_file("direct");
     store.insert_file(&f).await.unwrap();
     let expires = now() + chrono::Duration::seconds(60);
-    store.insert_direct_upload(f.id, expires).await.unwrap();
+    store
+        .insert_direct_upload(f.id, expires, Some("fp-1"), Some(42))
+        .await
+        .unwrap();
     assert!(store.use_direct_upload(f.id).await.unwrap());
     assert!(!store.use_direct_upload(f.id).await.unwrap(), "single use");
     store.reopen_direct_upload(f.id).await.unwrap();

@@ -150,6 +150,11 @@ async fn apply(conn: &mut SqliteConnection, op: &WriteOp) -> Result<(), MetaErro
             .await
             .map_err(map_err)?;
             if done.rows_affected() == 1 {
+                sqlx::query("DELETE FROM tus_uploads WHERE file_id = ? AND kind <> 'final'")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(map_err)?;
                 Ok(())
             } else {
                 Err(MetaError::Stale(format!("file {id} is no longer pending")))

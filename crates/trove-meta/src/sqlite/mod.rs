@@ -8,6 +8,7 @@ mod categories;
 mod committer;
 mod files;
 mod list;
+mod resumable;
 mod rows;
 mod scope;
 mod uploads;
@@ -25,7 +26,10 @@ use trove_core::{
 };
 use uuid::Uuid;
 
-use crate::{FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob, StoredContent};
+use crate::{
+    FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob, StoredContent, TusUpload,
+    UnfinishedQuery, UnfinishedUpload,
+};
 use rows::{bucket_from_row, map_err};
 
 /// The SQLite metadata store.
@@ -418,8 +422,11 @@ impl MetaStore for SqliteMetaStore {
         &self,
         file: FileId,
         expires_at: DateTime<Utc>,
+        fingerprint: Option<&str>,
+        length: Option<u64>,
     ) -> Result<(), MetaError> {
-        self.direct_upload_insert(file, expires_at).await
+        self.direct_upload_insert(file, expires_at, fingerprint, length)
+            .await
     }
 
     async fn use_direct_upload(&self, file: FileId) -> Result<bool, MetaError> {
@@ -441,6 +448,56 @@ impl MetaStore for SqliteMetaStore {
         limit: u32,
     ) -> Result<Vec<FileRecord>, MetaError> {
         self.expired(now, stale_before, limit).await
+    }
+
+    async fn insert_tus_upload(
+        &self,
+        upload: &TusUpload,
+        file: Option<&FileRecord>,
+    ) -> Result<(), MetaError> {
+        self.tus_insert(upload, file).await
+    }
+
+    async fn get_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError> {
+        self.tus_get(id).await
+    }
+
+    async fn advance_tus_upload(
+        &self,
+        id: FileId,
+        from: u64,
+        to: u64,
+        length: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        self.tus_advance(id, from, to, length, now).await
+    }
+
+    async fn delete_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError> {
+        self.tus_delete(id).await
+    }
+
+    async fn stale_tus_partials(
+        &self,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TusUpload>, MetaError> {
+        self.tus_stale_partials(stale_before, limit).await
+    }
+
+    async fn delete_stale_tus_partial(
+        &self,
+        id: FileId,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        self.tus_delete_stale_partial(id, stale_before).await
+    }
+
+    async fn unfinished_uploads(
+        &self,
+        query: &UnfinishedQuery,
+    ) -> Result<Vec<UnfinishedUpload>, MetaError> {
+        self.unfinished(query).await
     }
 }
 

@@ -13,10 +13,17 @@ impl SqliteMetaStore {
         &self,
         file: FileId,
         expires_at: DateTime<Utc>,
+        fingerprint: Option<&str>,
+        length: Option<u64>,
     ) -> Result<(), MetaError> {
-        sqlx::query("INSERT INTO direct_uploads (file_id, expires_at, state) VALUES (?, ?, 'open')")
-            .bind(file.to_string())
-            .bind(to_millis(expires_at))
+        sqlx::query(
+            "INSERT INTO direct_uploads (file_id, expires_at, state, fingerprint, upload_length) \
+             VALUES (?, ?, 'open', ?, ?)",
+        )
+        .bind(file.to_string())
+        .bind(to_millis(expires_at))
+        .bind(fingerprint)
+        .bind(length.map(|l| l as i64))
             .execute(&self.pool)
             .await
             .map(|_| ())
