@@ -23,12 +23,21 @@ use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 pub mod local;
+mod resumable;
+
+pub use resumable::UploadFile;
 
 /// Failures of the blob layer.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("blob not found")]
     NotFound,
+    /// Another request holds the upload.
+    #[error("the upload is locked by another request")]
+    Locked,
+    /// The storage backend cannot do this.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("storage error: {0}")]
     Io(String),
 }

@@ -23,6 +23,8 @@ use crate::{BlobError, BlobStream};
 
 /// The folder under the root that holds blobs being written.
 pub const STAGING_DIR: &str = ".staging";
+/// The folder under the root that holds unfinished resumable uploads.
+pub const UPLOADS_DIR: &str = ".uploads";
 const WRITE_BUFFER: usize = 1024 * 1024;
 const READ_CHUNK: usize = 512 * 1024;
 /// Chunks read ahead of the socket per download.
@@ -35,6 +37,8 @@ const SMALL_READ: u64 = 64 * 1024;
 pub struct LocalDir {
     root: PathBuf,
     staging: PathBuf,
+    /// Unfinished resumable uploads, one appendable file each (see `crate::resumable`).
+    uploads: PathBuf,
     /// Bucket folders whose entry in the root this process has made durable.
     durable_buckets: Arc<Mutex<HashSet<PathBuf>>>,
 }
@@ -44,9 +48,11 @@ impl LocalDir {
     /// writing them; [`Self::sweep_staging`] removes the abandoned ones.
     pub async fn open(root: PathBuf) -> std::io::Result<Self> {
         let staging = root.join(STAGING_DIR);
-        let (r, st) = (root.clone(), staging.clone());
+        let uploads = root.join(UPLOADS_DIR);
+        let (r, st, up) = (root.clone(), staging.clone(), uploads.clone());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::create_dir_all(&st)?;
+            std::fs::create_dir_all(&up)?;
             sync_dir(&r)?;
             if let Some(parent) = r.parent().filter(|p| !p.as_os_str().is_empty()) {
                 sync_dir(parent)?;
@@ -58,6 +64,7 @@ impl LocalDir {
         Ok(Self {
             root,
             staging,
+            uploads,
             durable_buckets: Arc::default(),
         })
     }
@@ -76,7 +83,7 @@ impl LocalDir {
         let safe = !key.is_empty()
             && rel
                 .components()
-                .all(|c| matches!(c, Component::Normal(s) if s != STAGING_DIR));
+                .all(|c| matches!(c, Component::Normal(s) if s != STAGING_DIR && s != UPLOADS_DIR));
         if safe {
             Ok(self.root.join(rel))
         } else {
@@ -107,38 +114,7 @@ impl LocalDir {
         key: &str,
         range: Option<Range<u64>>,
     ) -> Result<BlobStream, BlobError> {
-        let path = self.path_of(key)?;
-        // Small reads are one blocking call (open, seek, read) instead of several thread hops.
-        if let Some(r) = &range
-            && r.end - r.start <= SMALL_READ
-        {
-            let r = r.clone();
-            let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-                use std::io::{Read, Seek};
-                let mut file = std::fs::File::open(path)?;
-                file.seek(SeekFrom::Start(r.start))?;
-                let mut buf = vec![0u8; (r.end - r.start) as usize];
-                file.read_exact(&mut buf)?;
-                Ok(buf)
-            })
-            .await
-            .map_err(|e| BlobError::Io(e.to_string()))??;
-            let chunk = bytes::Bytes::from(bytes);
-            return Ok(futures_util::stream::once(async move { Ok(chunk) }).boxed());
-        }
-        // Larger reads run on one blocking thread that reads ahead into a small bounded queue, so
-        // disk reads overlap with socket writes and no thread hop is paid per chunk.
-        let (file, len) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-            let file = std::fs::File::open(&path)?;
-            let len = file.metadata()?.len();
-            Ok((file, len))
-        })
-        .await
-        .map_err(|e| BlobError::Io(e.to_string()))??;
-        let r = range.unwrap_or(0..len);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(READ_AHEAD);
-        tokio::task::spawn_blocking(move || read_ahead(file, r, &tx));
-        Ok(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed())
+        read_file(self.path_of(key)?, range).await
     }
 
     pub(crate) async fn size(&self, key: &str) -> Result<u64, BlobError> {
@@ -158,10 +134,65 @@ impl LocalDir {
         Ok(())
     }
 
+    pub(crate) fn uploads_dir(&self) -> &Path {
+        &self.uploads
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn durable_buckets(&self) -> Arc<Mutex<HashSet<PathBuf>>> {
+        self.durable_buckets.clone()
+    }
+
+    /// The path of a blob key, refusing keys that would leave the root or enter its own folders.
+    pub(crate) fn blob_path(&self, key: &str) -> Result<PathBuf, BlobError> {
+        self.path_of(key)
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), BlobError> {
         fs::metadata(&self.staging).await?;
         Ok(())
     }
+}
+
+/// Streams `range` of the file at `path` (all of it without a range).
+pub(crate) async fn read_file(
+    path: PathBuf,
+    range: Option<Range<u64>>,
+) -> Result<BlobStream, BlobError> {
+    // Small reads are one blocking call (open, seek, read) instead of several thread hops.
+    if let Some(r) = &range
+        && r.end - r.start <= SMALL_READ
+    {
+        let r = r.clone();
+        let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            use std::io::{Read, Seek};
+            let mut file = std::fs::File::open(path)?;
+            file.seek(SeekFrom::Start(r.start))?;
+            let mut buf = vec![0u8; (r.end - r.start) as usize];
+            file.read_exact(&mut buf)?;
+            Ok(buf)
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))??;
+        let chunk = bytes::Bytes::from(bytes);
+        return Ok(futures_util::stream::once(async move { Ok(chunk) }).boxed());
+    }
+    // Larger reads run on one blocking thread that reads ahead into a small bounded queue, so
+    // disk reads overlap with socket writes and no thread hop is paid per chunk.
+    let (file, len) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        Ok((file, len))
+    })
+    .await
+    .map_err(|e| BlobError::Io(e.to_string()))??;
+    let r = range.unwrap_or(0..len);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || read_ahead(file, r, &tx));
+    Ok(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed())
 }
 
 /// Reads `range` of `file` in chunks and sends them until done, an error, or the reader hangs up.
@@ -231,7 +262,7 @@ fn sweep_abandoned(staging: &Path) -> std::io::Result<usize> {
     Ok(removed)
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
@@ -269,6 +300,51 @@ fn prepare_dirs(
     Ok(to_sync)
 }
 
+/// Renames a synced file to `dest` under `root` and makes the rename durable: every folder holding
+/// a new entry is fsynced before this returns.
+pub(crate) async fn move_into_place(
+    from: PathBuf,
+    dest: PathBuf,
+    root: PathBuf,
+    durable: Arc<Mutex<HashSet<PathBuf>>>,
+) -> Result<(), BlobError> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let parent = dest
+            .parent()
+            .ok_or_else(|| std::io::Error::other("blob without a folder"))?;
+        // A concurrent delete of the file's last other revision removes its (then empty)
+        // folder; the folder is made again and the rename retried.
+        let mut attempts = 0;
+        let to_sync = loop {
+            let to_sync = prepare_dirs(&root, parent, &durable)?;
+            match std::fs::rename(&from, &dest) {
+                Ok(()) => break to_sync,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 5 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        for dir in &to_sync {
+            sync_dir(dir)?;
+        }
+        if let (Ok(mut known), Some(bucket)) = (
+            durable.lock(),
+            parent
+                .strip_prefix(&root)
+                .ok()
+                .and_then(|rel| rel.components().next())
+                .map(|c| root.join(c)),
+        ) {
+            known.insert(bucket);
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| BlobError::Io(e.to_string()))??;
+    Ok(())
+}
+
 /// A blob being written to the staging folder.
 pub(crate) struct LocalWriter {
     file: Option<BufWriter<fs::File>>,
@@ -296,43 +372,13 @@ impl LocalWriter {
         file.flush().await?;
         let file = file.into_inner();
         file.sync_all().await?;
-        let (tmp, dest, root) = (self.tmp.clone(), self.dest.clone(), self.root.clone());
-        let durable = self.durable_buckets.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let parent = dest
-                .parent()
-                .ok_or_else(|| std::io::Error::other("blob without a folder"))?;
-            // A concurrent delete of the file's last other revision removes its (then empty)
-            // folder; the folder is made again and the rename retried.
-            let mut attempts = 0;
-            let to_sync = loop {
-                let to_sync = prepare_dirs(&root, parent, &durable)?;
-                match std::fs::rename(&tmp, &dest) {
-                    Ok(()) => break to_sync,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 5 => {
-                        attempts += 1;
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
-            // The rename is durable once every folder holding a new entry is.
-            for dir in &to_sync {
-                sync_dir(dir)?;
-            }
-            if let (Ok(mut known), Some(bucket)) = (
-                durable.lock(),
-                parent
-                    .strip_prefix(&root)
-                    .ok()
-                    .and_then(|rel| rel.components().next())
-                    .map(|c| root.join(c)),
-            ) {
-                known.insert(bucket);
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| BlobError::Io(e.to_string()))??;
+        move_into_place(
+            self.tmp.clone(),
+            self.dest.clone(),
+            self.root.clone(),
+            self.durable_buckets.clone(),
+        )
+        .await?;
         // Dropping the file releases its lock; it has its final name by now.
         drop(file);
         Ok(())

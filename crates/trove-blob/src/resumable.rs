@@ -1,0 +1,270 @@
+//! The bytes of unfinished resumable uploads.
+//!
+//! On the local backend an upload is one appendable file, `{root}/.uploads/{id}`. A request that
+//! appends holds an exclusive `flock` on it for as long as it writes, so two requests never
+//! interleave bytes, in one process or in several sharing the folder; the second is refused with
+//! [`BlobError::Locked`]. The metadata store holds the durable offset: bytes beyond it (written by
+//! a request that died before it synced and recorded them) are cut off when the file is next
+//! opened, so what a client was told is exactly what is kept. When the last byte has arrived the
+//! file is renamed to its blob key, durably, without copying.
+//!
+//! Object storage will map each request to parts of a multipart upload instead; until then
+//! resumable uploads need the local backend.
+
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use crate::local::{self, LocalDir};
+use crate::{Backend, BlobError, BlobStore, BlobStream};
+
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+impl BlobStore {
+    /// Opens an upload's bytes for appending at `committed`, the durable offset the metadata
+    /// store holds, creating them at offset 0. [`BlobError::Locked`] when another request holds
+    /// them; [`BlobError::NotFound`] when fewer than `committed` bytes exist (they were moved to
+    /// their blob key meanwhile).
+    pub async fn open_upload(&self, id: &str, committed: u64) -> Result<UploadFile, BlobError> {
+        let dir = self.local_uploads()?;
+        let path = upload_path(dir, id)?;
+        let uploads = dir.uploads_dir().to_path_buf();
+        let p = path.clone();
+        let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, BlobError> {
+            let (file, created) = match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&p)
+            {
+                Ok(f) => (f, true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (
+                    std::fs::OpenOptions::new().read(true).write(true).open(&p)?,
+                    false,
+                ),
+                Err(e) => return Err(e.into()),
+            };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Err(BlobError::Locked),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+            }
+            if created {
+                // The new name must survive a crash before any offset in it is acknowledged.
+                local::sync_dir(&uploads)?;
+            }
+            let len = file.metadata()?.len();
+            if len < committed {
+                if created {
+                    let _ = std::fs::remove_file(&p);
+                }
+                return Err(BlobError::NotFound);
+            }
+            if len > committed {
+                // Bytes no response acknowledged: the client sends them again.
+                file.set_len(committed)?;
+            }
+            Ok(file)
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))??;
+        let mut file = tokio::fs::File::from_std(file);
+        file.seek(SeekFrom::Start(committed)).await?;
+        Ok(UploadFile {
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            path,
+            len: committed,
+            synced: committed,
+            root: dir.root().to_path_buf(),
+            durable_buckets: dir.durable_buckets(),
+        })
+    }
+
+    /// Reads an upload's bytes (for hashing or concatenation).
+    pub async fn read_upload(
+        &self,
+        id: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobStream, BlobError> {
+        local::read_file(upload_path(self.local_uploads()?, id)?, range).await
+    }
+
+    /// Deletes an upload's bytes; deleting ones that are gone succeeds.
+    pub async fn delete_upload(&self, id: &str) -> Result<(), BlobError> {
+        let Ok(dir) = self.local_uploads() else {
+            return Ok(());
+        };
+        match tokio::fs::remove_file(upload_path(dir, id)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this backend keeps resumable uploads.
+    pub fn supports_resumable(&self) -> bool {
+        self.local_uploads().is_ok()
+    }
+
+    fn local_uploads(&self) -> Result<&LocalDir, BlobError> {
+        match &self.backend {
+            Backend::Local(dir) => Ok(dir),
+            Backend::Object(_) => Err(BlobError::Unsupported(
+                "resumable uploads need the local storage backend",
+            )),
+        }
+    }
+}
+
+fn upload_path(dir: &LocalDir, id: &str) -> Result<PathBuf, BlobError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(dir.uploads_dir().join(id))
+    } else {
+        Err(BlobError::Io(format!("invalid upload id '{id}'")))
+    }
+}
+
+/// An upload's bytes, open for appending under an exclusive lock held until this is dropped.
+pub struct UploadFile {
+    file: BufWriter<tokio::fs::File>,
+    path: PathBuf,
+    len: u64,
+    synced: u64,
+    root: PathBuf,
+    durable_buckets: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
+}
+
+impl UploadFile {
+    /// Bytes written so far, durable or not.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a chunk (not yet durable: see [`Self::sync`]).
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
+        self.file.write_all(chunk).await?;
+        self.len += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Makes every byte written so far durable; returns the durable length.
+    pub async fn sync(&mut self) -> Result<u64, BlobError> {
+        if self.synced != self.len {
+            self.file.flush().await?;
+            self.file.get_ref().sync_data().await?;
+            self.synced = self.len;
+        }
+        Ok(self.synced)
+    }
+
+    /// Cuts the bytes back to `len` (a chunk whose checksum did not match).
+    pub async fn truncate(&mut self, len: u64) -> Result<(), BlobError> {
+        self.file.flush().await?;
+        let file = self.file.get_mut();
+        file.set_len(len).await?;
+        file.seek(SeekFrom::Start(len)).await?;
+        file.sync_data().await?;
+        self.len = len;
+        self.synced = len;
+        Ok(())
+    }
+
+    /// Makes the bytes the blob `key`, durably, and ends the upload's file.
+    pub async fn promote(mut self, store: &BlobStore, key: &str) -> Result<(), BlobError> {
+        self.sync().await?;
+        self.file.get_ref().sync_all().await?;
+        let dest = store.local_uploads()?.blob_path(key)?;
+        local::move_into_place(self.path.clone(), dest, self.root.clone(), self.durable_buckets.clone())
+            .await
+        // Dropping the file releases the lock; the bytes have their final name by now.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::TryStreamExt;
+
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::from_url(&format!("file://{}", dir.path().display()))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    async fn read_all(stream: BlobStream) -> Vec<u8> {
+        let chunks: Vec<bytes::Bytes> = stream.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    #[tokio::test]
+    async fn unacknowledged_bytes_are_cut_off_when_reopened() {
+        let (_dir, store) = store().await;
+        let mut up = store.open_upload("u1", 0).await.unwrap();
+        up.write(b"hello ").await.unwrap();
+        assert_eq!(up.sync().await.unwrap(), 6);
+        up.write(b"unacknowledged").await.unwrap();
+        up.sync().await.unwrap();
+        drop(up);
+        // The metadata store recorded only 6 bytes.
+        let mut up = store.open_upload("u1", 6).await.unwrap();
+        up.write(b"world").await.unwrap();
+        up.sync().await.unwrap();
+        drop(up);
+        assert_eq!(read_all(store.read_upload("u1", None).await.unwrap()).await, b"hello world");
+        assert!(matches!(
+            store.open_upload("u1", 12).await,
+            Err(BlobError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn one_writer_at_a_time() {
+        let (_dir, store) = store().await;
+        let held = store.open_upload("u2", 0).await.unwrap();
+        assert!(matches!(
+            store.open_upload("u2", 0).await,
+            Err(BlobError::Locked)
+        ));
+        drop(held);
+        store.open_upload("u2", 0).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn truncate_and_promote() {
+        let (dir, store) = store().await;
+        let mut up = store.open_upload("u3", 0).await.unwrap();
+        up.write(b"keep").await.unwrap();
+        up.sync().await.unwrap();
+        up.write(b"bad chunk").await.unwrap();
+        up.truncate(4).await.unwrap();
+        assert_eq!(up.len(), 4);
+        up.write(b"!").await.unwrap();
+        up.promote(&store, "b/f/r").await.unwrap();
+        assert_eq!(read_all(store.read("b/f/r", None).await.unwrap()).await, b"keep!");
+        assert!(!dir.path().join(local::UPLOADS_DIR).join("u3").exists());
+        store.delete_upload("u3").await.unwrap();
+        assert!(store.open_upload("../x", 0).await.is_err(), "ids are plain names");
+    }
+
+    #[tokio::test]
+    async fn object_backends_say_so() {
+        let store = BlobStore::in_memory();
+        assert!(!store.supports_resumable());
+        assert!(matches!(
+            store.open_upload("u", 0).await,
+            Err(BlobError::Unsupported(_))
+        ));
+    }
+}
