@@ -30,6 +30,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     HeadersTooLarge,
     RequestTimeout,
+    UploadExpired,
+    UploadLocked,
+    ChecksumMismatch,
+    UnsupportedVersion,
     Unavailable,
     Internal,
 }
@@ -60,6 +64,10 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::HeadersTooLarge => "headers_too_large",
             Self::RequestTimeout => "request_timeout",
+            Self::UploadExpired => "upload_expired",
+            Self::UploadLocked => "upload_locked",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::UnsupportedVersion => "unsupported_version",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -85,6 +93,11 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::HeadersTooLarge => 431,
             Self::RequestTimeout => 408,
+            Self::UploadExpired => 410,
+            Self::UploadLocked => 423,
+            // The status the tus checksum extension fixes.
+            Self::ChecksumMismatch => 460,
+            Self::UnsupportedVersion => 412,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }
@@ -101,6 +114,7 @@ impl ErrorCode {
             404 => Self::NotFound,
             405 => Self::MethodNotAllowed,
             408 => Self::RequestTimeout,
+            423 => Self::UploadLocked,
             409 => Self::Conflict,
             412 => Self::PreconditionFailed,
             413 => Self::PayloadTooLarge,
@@ -178,6 +192,10 @@ mod tests {
             ErrorCode::MethodNotAllowed,
             ErrorCode::HeadersTooLarge,
             ErrorCode::RequestTimeout,
+            ErrorCode::UploadExpired,
+            ErrorCode::UploadLocked,
+            ErrorCode::ChecksumMismatch,
+            ErrorCode::UnsupportedVersion,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

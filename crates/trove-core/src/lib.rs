@@ -18,6 +18,7 @@ pub mod nesting;
 pub mod precondition;
 pub mod range;
 pub mod time;
+pub mod tus;
 pub mod validate;
 
 pub use access::{FilePermission, Principal, UserContext};
