@@ -41,7 +41,10 @@ impl BlobStore {
             {
                 Ok(f) => (f, true),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (
-                    std::fs::OpenOptions::new().read(true).write(true).open(&p)?,
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&p)?,
                     false,
                 ),
                 Err(e) => return Err(e.into()),
@@ -183,8 +186,13 @@ impl UploadFile {
         self.sync().await?;
         self.file.get_ref().sync_all().await?;
         let dest = store.local_uploads()?.blob_path(key)?;
-        local::move_into_place(self.path.clone(), dest, self.root.clone(), self.durable_buckets.clone())
-            .await
+        local::move_into_place(
+            self.path.clone(),
+            dest,
+            self.root.clone(),
+            self.durable_buckets.clone(),
+        )
+        .await
         // Dropping the file releases the lock; the bytes have their final name by now.
     }
 }
@@ -222,7 +230,10 @@ mod tests {
         up.write(b"world").await.unwrap();
         up.sync().await.unwrap();
         drop(up);
-        assert_eq!(read_all(store.read_upload("u1", None).await.unwrap()).await, b"hello world");
+        assert_eq!(
+            read_all(store.read_upload("u1", None).await.unwrap()).await,
+            b"hello world"
+        );
         assert!(matches!(
             store.open_upload("u1", 12).await,
             Err(BlobError::NotFound)
@@ -252,10 +263,16 @@ mod tests {
         assert_eq!(up.len(), 4);
         up.write(b"!").await.unwrap();
         up.promote(&store, "b/f/r").await.unwrap();
-        assert_eq!(read_all(store.read("b/f/r", None).await.unwrap()).await, b"keep!");
+        assert_eq!(
+            read_all(store.read("b/f/r", None).await.unwrap()).await,
+            b"keep!"
+        );
         assert!(!dir.path().join(local::UPLOADS_DIR).join("u3").exists());
         store.delete_upload("u3").await.unwrap();
-        assert!(store.open_upload("../x", 0).await.is_err(), "ids are plain names");
+        assert!(
+            store.open_upload("../x", 0).await.is_err(),
+            "ids are plain names"
+        );
     }
 
     #[tokio::test]

@@ -139,6 +139,17 @@ impl Principal {
         !matches!(self, Self::Anonymous)
     }
 
+    /// Whether this principal may see and continue an unfinished upload created by `owner` in
+    /// `tenant`: only its creator (the same user in the same tenant) and the admin key. Nobody else
+    /// learns that it exists.
+    pub fn owns_upload(&self, owner: Option<&UserId>, tenant: Option<&TenantId>) -> bool {
+        match self {
+            Self::Admin => true,
+            Self::User(u) => owner == Some(&u.user_id) && tenant == u.tenant_id.as_ref(),
+            Self::Anonymous => false,
+        }
+    }
+
     /// The owner and tenant recorded on a file this principal uploads.
     pub fn upload_identity(&self) -> (Option<UserId>, Option<TenantId>) {
         match self {
@@ -151,6 +162,33 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unfinished_upload_belongs_to_its_creator_alone() {
+        let user = |u: &str, t: Option<&str>| {
+            Principal::User(UserContext {
+                user_id: UserId(u.into()),
+                tenant_id: t.map(|t| TenantId(t.into())),
+                roles: vec![TENANT_ADMIN_ROLE.into()],
+            })
+        };
+        let (owner, tenant) = (UserId("a".into()), TenantId("t".into()));
+        assert!(user("a", Some("t")).owns_upload(Some(&owner), Some(&tenant)));
+        assert!(Principal::Admin.owns_upload(Some(&owner), Some(&tenant)));
+        assert!(
+            !user("b", Some("t")).owns_upload(Some(&owner), Some(&tenant)),
+            "even a tenant admin"
+        );
+        assert!(
+            !user("a", None).owns_upload(Some(&owner), Some(&tenant)),
+            "same sub, other tenant"
+        );
+        assert!(
+            !user("a", Some("t")).owns_upload(None, None),
+            "the admin key's own uploads"
+        );
+        assert!(!Principal::Anonymous.owns_upload(None, None));
+    }
     use crate::ids::{BucketId, FileId};
     use crate::model::FileStatus;
 

@@ -161,6 +161,15 @@ impl ContentRules {
         }
     }
 
+    /// Checks only the maximum: for a part of a file, or bytes still arriving.
+    pub fn check_size_max(&self, size: u64) -> Result<(), TroveError> {
+        if size > self.max_size {
+            self.check_size(size)
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn check_size(&self, size: u64) -> Result<(), TroveError> {
         if size > self.max_size {
             Err(TroveError::new(

@@ -179,7 +179,8 @@ mod tests {
 
     #[test]
     fn metadata_round_trips_and_refuses_malformed_pairs() {
-        let header = encode_metadata(&[("filename", "ré sumé.pdf"), ("filetype", "application/pdf")]);
+        let header =
+            encode_metadata(&[("filename", "ré sumé.pdf"), ("filetype", "application/pdf")]);
         let parsed = parse_metadata(&format!("{header},is_confidential")).unwrap();
         assert_eq!(
             parsed,
@@ -190,10 +191,19 @@ mod tests {
             ]
         );
         assert!(parse_metadata("").unwrap().is_empty());
-        for bad in ["a !!!", "a YQ==,a YQ==", "a YQ==,,b", "a YQ== YQ==", "a /w=="] {
+        for bad in [
+            "a !!!",
+            "a YQ==,a YQ==",
+            "a YQ==,,b",
+            "a YQ== YQ==",
+            "a /w==",
+        ] {
             assert!(parse_metadata(bad).is_err(), "{bad}");
         }
-        let many = (0..=MAX_METADATA_KEYS).map(|i| format!("k{i}")).collect::<Vec<_>>().join(",");
+        let many = (0..=MAX_METADATA_KEYS)
+            .map(|i| format!("k{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
         assert!(parse_metadata(&many).is_err(), "bounded");
     }
 
@@ -203,7 +213,10 @@ mod tests {
         assert_eq!(sha1.algorithm, ChecksumAlgorithm::Sha1);
         assert_eq!(sha1.digest.len(), 20);
         assert!(parse_checksum("crc32 AAAA").is_err());
-        assert!(parse_checksum("sha256 Kq5sNclPz7QV2+lfQIuc6R7oRu0=").is_err(), "wrong length");
+        assert!(
+            parse_checksum("sha256 Kq5sNclPz7QV2+lfQIuc6R7oRu0=").is_err(),
+            "wrong length"
+        );
         assert!(parse_checksum("md5").is_err());
     }
 

@@ -25,9 +25,7 @@ pub mod conformance;
 mod resumable;
 pub mod sqlite;
 
-pub use resumable::{
-    TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, UploadProtocol,
-};
+pub use resumable::{TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, UploadProtocol};
 
 /// Failures of the metadata layer.
 #[derive(Debug, thiserror::Error)]

@@ -48,6 +48,8 @@ pub struct TusUpload {
     /// The `Upload-Metadata` header as the client sent it.
     pub metadata: Option<String>,
     pub fingerprint: Option<String>,
+    /// A final upload's `Upload-Concat` value (`final;<urls>`).
+    pub concat: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -86,8 +88,11 @@ impl UploadProtocol {
 /// Which unfinished uploads to list: newest first, before `before` (created at, id).
 #[derive(Debug, Clone)]
 pub struct UnfinishedQuery {
-    /// `Some((user, tenant))`: only that user's uploads; `None`: everybody's (the admin key).
-    pub owner: Option<(Option<UserId>, Option<TenantId>)>,
+    /// Only uploads by this user id.
+    pub uploaded_by: Option<UserId>,
+    /// Only uploads in this tenant (`Some(None)`: without a tenant). A user's own uploads are
+    /// both: a user is the pair (tenant, sub).
+    pub tenant: Option<Option<TenantId>>,
     pub protocol: Option<UploadProtocol>,
     pub fingerprint: Option<String>,
     pub bucket_id: Option<BucketId>,

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
     });
     rest::routes(&state)
+        .merge(crate::tus::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
@@ -38,6 +39,13 @@ pub fn router(state: AppState) -> Router {
             bounded_headers,
         ))
         .layer(cors(&state.config.cors_origins))
+        // tus clients ask `OPTIONS /v1/tus` what the server supports; the CORS layer would answer
+        // every OPTIONS as a preflight, so a plain OPTIONS (no Access-Control-Request-Method) goes
+        // to tus first.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::tus::discovery,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -133,28 +141,40 @@ fn cors(origins: &[String]) -> CorsLayer {
             Method::PUT,
             Method::PATCH,
             Method::DELETE,
+            Method::OPTIONS,
         ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::RANGE,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-            header::IF_MODIFIED_SINCE,
-            header::IF_UNMODIFIED_SINCE,
-            header::IF_RANGE,
-            HeaderName::from_static("x-trove-admin-key"),
-            HeaderName::from_static("x-trove-user-id"),
-            HeaderName::from_static("x-trove-tenant-id"),
-        ])
-        .expose_headers([
-            header::ETAG,
-            header::CONTENT_RANGE,
-            header::CONTENT_DISPOSITION,
-            header::CONTENT_LENGTH,
-            header::ACCEPT_RANGES,
-            header::LAST_MODIFIED,
-            REQUEST_ID,
-        ])
+        .allow_headers(
+            [
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::RANGE,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                header::IF_MODIFIED_SINCE,
+                header::IF_UNMODIFIED_SINCE,
+                header::IF_RANGE,
+                HeaderName::from_static("x-trove-admin-key"),
+                HeaderName::from_static("x-trove-user-id"),
+                HeaderName::from_static("x-trove-tenant-id"),
+                REQUEST_ID,
+            ]
+            .into_iter()
+            .chain(crate::tus::REQUEST_HEADERS)
+            .collect::<Vec<_>>(),
+        )
+        .expose_headers(
+            [
+                header::ETAG,
+                header::CONTENT_RANGE,
+                header::CONTENT_DISPOSITION,
+                header::CONTENT_LENGTH,
+                header::ACCEPT_RANGES,
+                header::LAST_MODIFIED,
+                REQUEST_ID,
+            ]
+            .into_iter()
+            .chain(crate::tus::RESPONSE_HEADERS)
+            .collect::<Vec<_>>(),
+        )
         .max_age(Duration::from_secs(3600))
 }

@@ -17,3 +17,4 @@ pub mod server;
 pub mod service;
 pub mod signing;
 pub mod state;
+pub mod tus;

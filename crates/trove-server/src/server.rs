@@ -143,6 +143,7 @@ pub async fn build_state_reporting(
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let state = AppState {
+        tus_hashes: Arc::default(),
         config: Arc::new(config),
         meta,
         blobs,

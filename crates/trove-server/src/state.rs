@@ -17,4 +17,6 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub auth: Arc<Authenticator>,
     pub signer: Arc<Signer>,
+    /// Running hashes of resumable uploads this process receives.
+    pub tus_hashes: Arc<crate::service::resumable::HashCache>,
 }

@@ -11,6 +11,7 @@ CREATE TABLE tus_uploads (
     upload_length INTEGER,       -- NULL while the length is deferred
     metadata      TEXT,          -- the Upload-Metadata header as sent, echoed by HEAD
     fingerprint   TEXT,
+    concat        TEXT,          -- a final upload's Upload-Concat value, echoed by HEAD
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );

@@ -5,9 +5,7 @@ use trove_core::time::now;
 use trove_core::{FileId, FileStatus, RevisionId, TenantId, UserId};
 
 use super::{bucket, pending_file};
-use crate::{
-    MetaStore, StoredContent, TusKind, TusUpload, UnfinishedQuery, UploadProtocol,
-};
+use crate::{MetaStore, StoredContent, TusKind, TusUpload, UnfinishedQuery, UploadProtocol};
 
 fn tus(id: FileId, kind: TusKind, owner: Option<&str>) -> TusUpload {
     let t = now();
@@ -20,6 +18,7 @@ fn tus(id: FileId, kind: TusKind, owner: Option<&str>) -> TusUpload {
         length: Some(100),
         metadata: Some("filename cmVwb3J0LnBkZg==".into()),
         fingerprint: Some("fp".into()),
+        concat: None,
         created_at: t,
         updated_at: t,
     }
@@ -40,7 +39,10 @@ pub(super) async fn tus_uploads(store: &dyn MetaStore) {
     let f = pending_file("tus");
     let single = tus(f.id, TusKind::Single, Some("a"));
     store.insert_tus_upload(&single, Some(&f)).await.unwrap();
-    assert_eq!(store.get_tus_upload(f.id).await.unwrap(), Some(single.clone()));
+    assert_eq!(
+        store.get_tus_upload(f.id).await.unwrap(),
+        Some(single.clone())
+    );
     assert_eq!(
         store.get_file(f.id).await.unwrap().unwrap().status,
         FileStatus::UploadPending,
@@ -49,8 +51,18 @@ pub(super) async fn tus_uploads(store: &dyn MetaStore) {
 
     // Offsets move only from where they are: of two requests at the same offset one wins.
     let later = now() + Duration::seconds(5);
-    assert!(store.advance_tus_upload(f.id, 0, 40, None, later).await.unwrap());
-    assert!(!store.advance_tus_upload(f.id, 0, 60, None, later).await.unwrap());
+    assert!(
+        store
+            .advance_tus_upload(f.id, 0, 40, None, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .advance_tus_upload(f.id, 0, 60, None, later)
+            .await
+            .unwrap()
+    );
     let got = store.get_tus_upload(f.id).await.unwrap().unwrap();
     assert_eq!((got.offset, got.length), (40, Some(100)));
     assert_eq!(got.updated_at.timestamp_millis(), later.timestamp_millis());
@@ -69,10 +81,30 @@ pub(super) async fn tus_uploads(store: &dyn MetaStore) {
     let mut deferred = tus(g.id, TusKind::Single, Some("a"));
     deferred.length = None;
     store.insert_tus_upload(&deferred, Some(&g)).await.unwrap();
-    assert!(store.advance_tus_upload(g.id, 0, 10, None, now()).await.unwrap());
-    assert_eq!(store.get_tus_upload(g.id).await.unwrap().unwrap().length, None);
-    assert!(store.advance_tus_upload(g.id, 10, 20, Some(20), now()).await.unwrap());
-    assert!(store.get_tus_upload(g.id).await.unwrap().unwrap().is_complete());
+    assert!(
+        store
+            .advance_tus_upload(g.id, 0, 10, None, now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_tus_upload(g.id).await.unwrap().unwrap().length,
+        None
+    );
+    assert!(
+        store
+            .advance_tus_upload(g.id, 10, 20, Some(20), now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .get_tus_upload(g.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_complete()
+    );
 
     // Completing the file ends the upload's resumable state.
     store
@@ -115,12 +147,24 @@ pub(super) async fn tus_uploads(store: &dyn MetaStore) {
             .iter()
             .all(|s| s.id != p.id)
     );
-    assert!(store.advance_tus_upload(p.id, 0, 5, None, cutoff + Duration::seconds(1)).await.unwrap());
+    assert!(
+        store
+            .advance_tus_upload(p.id, 0, 5, None, cutoff + Duration::seconds(1))
+            .await
+            .unwrap()
+    );
     assert!(
         !store.delete_stale_tus_partial(p.id, cutoff).await.unwrap(),
         "progress since the query keeps it"
     );
-    assert_eq!(store.delete_tus_upload(p.id).await.unwrap().map(|u| u.offset), Some(5));
+    assert_eq!(
+        store
+            .delete_tus_upload(p.id)
+            .await
+            .unwrap()
+            .map(|u| u.offset),
+        Some(5)
+    );
     assert_eq!(store.delete_tus_upload(p.id).await.unwrap(), None);
 
     store.delete_file(f.id, None).await.unwrap();
@@ -166,7 +210,8 @@ pub(super) async fn unfinished_listing(store: &dyn MetaStore) {
     store.insert_tus_upload(&partial, None).await.unwrap();
 
     let query = |owner: Option<&str>| UnfinishedQuery {
-        owner: owner.map(|o| (Some(UserId(o.into())), Some(TenantId("t1".into())))),
+        uploaded_by: owner.map(|o| UserId(o.into())),
+        tenant: owner.map(|_| Some(TenantId("t1".into()))),
         protocol: None,
         fingerprint: None,
         bucket_id: None,
@@ -185,11 +230,22 @@ pub(super) async fn unfinished_listing(store: &dyn MetaStore) {
             .filter(|id| [a.id, b.id, c.id, partial.id].contains(id))
             .collect::<Vec<_>>()
     };
-    assert_eq!(listed(query(None)).await, vec![c.id, b.id, a.id], "newest first, partials never");
-    assert_eq!(listed(query(Some("u1"))).await, vec![b.id, a.id], "own uploads only");
+    assert_eq!(
+        listed(query(None)).await,
+        vec![c.id, b.id, a.id],
+        "newest first, partials never"
+    );
+    assert_eq!(
+        listed(query(Some("u1"))).await,
+        vec![b.id, a.id],
+        "own uploads only"
+    );
     let mut other_tenant = query(Some("u1"));
-    other_tenant.owner = Some((Some(UserId("u1".into())), Some(TenantId("t2".into()))));
-    assert!(listed(other_tenant).await.is_empty(), "a user is (tenant, sub)");
+    other_tenant.tenant = Some(Some(TenantId("t2".into())));
+    assert!(
+        listed(other_tenant).await.is_empty(),
+        "a user is (tenant, sub)"
+    );
 
     let mut q = query(Some("u1"));
     q.protocol = Some(UploadProtocol::Direct);

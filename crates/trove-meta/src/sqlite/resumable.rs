@@ -8,12 +8,10 @@ use trove_core::{FileId, FileRecord, TenantId, UserId};
 
 use super::rows::{file_from_row, map_err};
 use super::{FILE_SELECT, SqliteMetaStore, begin_immediate};
-use crate::{
-    MetaError, TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, UploadProtocol,
-};
+use crate::{MetaError, TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, UploadProtocol};
 
 const TUS_COLUMNS: &str = "id, kind, owner_user_id, tenant_id, upload_offset, upload_length, \
-     metadata, fingerprint, created_at, updated_at";
+     metadata, fingerprint, concat, created_at, updated_at";
 
 fn tus_from_row(r: &SqliteRow) -> Result<TusUpload, MetaError> {
     let corrupt = |what: &str| MetaError::Backend(format!("unreadable {what} in tus_uploads"));
@@ -35,6 +33,7 @@ fn tus_from_row(r: &SqliteRow) -> Result<TusUpload, MetaError> {
         length: length.map(|l| l as u64),
         metadata: r.try_get("metadata").map_err(map_err)?,
         fingerprint: r.try_get("fingerprint").map_err(map_err)?,
+        concat: r.try_get("concat").map_err(map_err)?,
         created_at: from_millis(r.try_get("created_at").map_err(map_err)?),
         updated_at: from_millis(r.try_get("updated_at").map_err(map_err)?),
     })
@@ -52,8 +51,8 @@ impl SqliteMetaStore {
         }
         sqlx::query(
             "INSERT INTO tus_uploads (id, file_id, kind, owner_user_id, tenant_id, upload_offset, \
-             upload_length, metadata, fingerprint, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             upload_length, metadata, fingerprint, concat, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(u.id.to_string())
         .bind(file.map(|f| f.id.to_string()))
@@ -64,6 +63,7 @@ impl SqliteMetaStore {
         .bind(u.length.map(|l| l as i64))
         .bind(u.metadata.clone())
         .bind(u.fingerprint.clone())
+        .bind(u.concat.clone())
         .bind(to_millis(u.created_at))
         .bind(to_millis(u.updated_at))
         .execute(&mut *tx)
@@ -73,7 +73,9 @@ impl SqliteMetaStore {
     }
 
     pub(super) async fn tus_get(&self, id: FileId) -> Result<Option<TusUpload>, MetaError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {TUS_COLUMNS} FROM tus_uploads WHERE id = ?"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE id = ?"
+        ));
         sqlx::query(sql)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
@@ -206,10 +208,12 @@ impl SqliteMetaStore {
             }
         }
         qb.push(")");
-        if let Some((user, tenant)) = &q.owner {
-            qb.push(" AND f.uploaded_by_user_id IS ")
-                .push_bind(user.as_ref().map(|u| u.0.clone()))
-                .push(" AND f.tenant_id IS ")
+        if let Some(user) = &q.uploaded_by {
+            qb.push(" AND f.uploaded_by_user_id = ")
+                .push_bind(user.0.clone());
+        }
+        if let Some(tenant) = &q.tenant {
+            qb.push(" AND f.tenant_id IS ")
                 .push_bind(tenant.as_ref().map(|t| t.0.clone()));
         }
         if let Some(fp) = &q.fingerprint {

@@ -24,10 +24,10 @@ impl SqliteMetaStore {
         .bind(to_millis(expires_at))
         .bind(fingerprint)
         .bind(length.map(|l| l as i64))
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
     }
 
     pub(super) async fn direct_upload_use(&self, file: FileId) -> Result<bool, MetaError> {

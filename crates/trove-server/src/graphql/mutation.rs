@@ -58,6 +58,8 @@ pub struct CreateFileUploadInput {
     pub access: Option<String>,
     pub metadata: Option<Jsonb>,
     pub associations: Option<Vec<AssociationInput>>,
+    /// An opaque string to find this upload again among the unfinished ones.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, InputObject)]
@@ -132,6 +134,7 @@ impl Mutation {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
+            fingerprint: input.fingerprint,
         };
         let (file, target) = uploads::create(state(ctx), principal(ctx), req)
             .await

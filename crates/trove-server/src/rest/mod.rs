@@ -86,7 +86,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/graphql",
             get(crate::graphql::graphql_get).post(crate::graphql::graphql_post),
         )
-        .route("/v1/uploads", post(uploads::create))
+        .route("/v1/uploads", get(uploads::list).post(uploads::create))
         .route("/v1/uploads/{id}", delete(uploads::cancel))
         .route("/v1/uploads/{id}/complete", post(uploads::complete))
         .route(

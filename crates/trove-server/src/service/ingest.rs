@@ -125,7 +125,10 @@ impl<S> Peeked<S> {
 
 /// The next chunk of a body; 408 `request_timeout` when none arrives within `idle` (a client that
 /// stops sending must not hold an upload, its lease and its connection forever).
-async fn next_chunk<S, E>(body: &mut S, idle: std::time::Duration) -> ApiResult<Option<Bytes>>
+pub(crate) async fn next_chunk<S, E>(
+    body: &mut S,
+    idle: std::time::Duration,
+) -> ApiResult<Option<Bytes>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -140,7 +143,7 @@ where
     }
 }
 
-fn idle_timeout(state: &AppState) -> std::time::Duration {
+pub(crate) fn idle_timeout(state: &AppState) -> std::time::Duration {
     std::time::Duration::from_secs(state.config.limits.body_timeout_secs)
 }
 
@@ -172,12 +175,12 @@ fn body_error(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// How often a streaming upload touches its pending row: a quarter of the expiry.
-fn lease_interval(state: &AppState) -> std::time::Duration {
+pub(crate) fn lease_interval(state: &AppState) -> std::time::Duration {
     std::time::Duration::from_millis(state.config.upload_expiry_secs.saturating_mul(250))
 }
 
 /// 409: the pending row went away while the bytes streamed.
-fn upload_gone() -> ApiError {
+pub(crate) fn upload_gone() -> ApiError {
     ApiError::new(
         ErrorCode::Conflict,
         "the upload was cancelled or removed before it completed",

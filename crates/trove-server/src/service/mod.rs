@@ -7,6 +7,7 @@ pub mod buckets;
 pub mod categories;
 pub mod files;
 pub mod ingest;
+pub mod resumable;
 pub mod signed;
 pub mod uploads;
 pub mod view;

@@ -36,7 +36,12 @@ pub struct UploadRequest {
     pub metadata: Option<serde_json::Value>,
     #[serde(default)]
     pub associations: Vec<EntityRef>,
+    /// An opaque string the client finds this upload again by (`GET /v1/uploads?fingerprint=`).
+    pub fingerprint: Option<String>,
 }
+
+/// The most bytes of an upload's fingerprint.
+pub const MAX_FINGERPRINT: usize = 512;
 
 /// Where and how to send the bytes.
 #[derive(Debug, Serialize)]
@@ -79,6 +84,15 @@ pub async fn create(
     req: UploadRequest,
 ) -> ApiResult<(FileRecord, UploadTarget)> {
     p.require_upload()?;
+    if req
+        .fingerprint
+        .as_ref()
+        .is_some_and(|f| f.len() > MAX_FINGERPRINT)
+    {
+        return Err(ApiError::invalid(format!(
+            "fingerprint is longer than {MAX_FINGERPRINT} bytes"
+        )));
+    }
     let (bucket, category) =
         target(state, req.bucket_id.as_deref(), req.category.as_deref()).await?;
     let new = NewFile {
@@ -101,7 +115,10 @@ pub async fn create(
     let expires_at =
         time::now() + chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
     state.meta.insert_file(&file).await?;
-    state.meta.insert_direct_upload(file.id, expires_at).await?;
+    state
+        .meta
+        .insert_direct_upload(file.id, expires_at, req.fingerprint.as_deref(), req.size)
+        .await?;
     let revision = file.revision.unwrap_or_default();
     let token = state
         .signer
@@ -245,7 +262,7 @@ pub async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
 /// Removes what is provably abandoned, and only that, so it is safe beside running servers (it
 /// runs in every server each minute and from `trove gc`): pending and cancelled uploads whose row
 /// nobody touched for `TROVE_UPLOAD_EXPIRY` (a streaming upload keeps touching its row), staged
-/// bytes whose writer died, and queued blob deletions that are due. Returns (files removed, blobs
+/// bytes whose writer died, partial tus uploads without progress, and queued blob deletions that are due. Returns (files removed, blobs
 /// deleted).
 pub async fn collect_garbage(state: &AppState) -> ApiResult<(usize, usize)> {
     let now = time::now();
@@ -262,10 +279,15 @@ pub async fn collect_garbage(state: &AppState) -> ApiResult<(usize, usize)> {
                 if let Some(key) = key {
                     files::delete_blob(state, &key).await;
                 }
+                // A tus upload's bytes, if it was one.
+                if let Err(e) = state.blobs.delete_upload(&f.id.to_string()).await {
+                    tracing::warn!(upload = %f.id, error = %e, "removing an expired upload's bytes failed");
+                }
                 removed += 1;
             }
         }
     }
+    removed += crate::service::resumable::collect_stale_partials(state, stale_before).await?;
     let staged = state.blobs.sweep_abandoned_writes().await?;
     if staged > 0 {
         tracing::info!(staged, "removed the bytes of writes whose writer died");

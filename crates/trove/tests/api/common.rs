@@ -295,7 +295,9 @@ pub fn stored_blobs(app: &TestApp) -> usize {
                     .flatten()
                     .map(|e| {
                         let p = e.path();
-                        if p.file_name().is_some_and(|n| n == ".staging") {
+                        if p.file_name()
+                            .is_some_and(|n| n == ".staging" || n == ".uploads")
+                        {
                             0
                         } else if p.is_dir() {
                             walk(&p)
@@ -314,4 +316,32 @@ pub fn staged(app: &TestApp) -> usize {
     std::fs::read_dir(app.data_dir().join("blobs/.staging"))
         .unwrap()
         .count()
+}
+
+/// Polls an async `condition` every 10 ms until it holds; panics after `secs` seconds.
+pub async fn wait_for<F, Fut>(secs: u64, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tick.tick().await;
+    }
+}
+
+/// A request body fed chunk by chunk from the test; dropping the sender ends it, sending an error
+/// breaks it off.
+pub fn channel_body() -> (
+    tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    reqwest::Body,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    (tx, reqwest::Body::wrap_stream(stream))
 }

@@ -19,5 +19,6 @@ mod large;
 mod limits;
 mod links;
 mod listing;
+mod tus;
 mod upload;
 mod upload_rules;

@@ -11,6 +11,8 @@ use crate::error::ApiResult;
 use crate::rest::Query;
 use crate::rest::files::upload::{content_length, content_type};
 use crate::rest::view;
+use crate::service::resumable::listing::UnfinishedParams;
+use crate::service::resumable::{self, UnfinishedPage};
 use crate::service::uploads::{self, UploadRequest, UploadTarget};
 use crate::service::view::FileView;
 use crate::state::AppState;
@@ -77,4 +79,13 @@ pub async fn cancel(
 ) -> ApiResult<StatusCode> {
     uploads::cancel(&state, &p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/uploads`: the caller's unfinished uploads (tus and direct), newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Query(q): Query<UnfinishedParams>,
+) -> ApiResult<Json<UnfinishedPage>> {
+    Ok(Json(resumable::unfinished(&state, &p, q).await?))
 }
