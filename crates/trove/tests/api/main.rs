@@ -20,5 +20,6 @@ mod limits;
 mod links;
 mod listing;
 mod tus;
+mod unfinished;
 mod upload;
 mod upload_rules;
