@@ -14,7 +14,9 @@ use crate::tus::{create, header, offset, patch, tus};
 #[tokio::test]
 async fn an_acknowledged_offset_survives_sigkill_and_the_upload_completes_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(7) % 253) as u8).collect();
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(7) % 253) as u8)
+        .collect();
     let client = reqwest::Client::new();
     let server = ServerProcess::spawn(dir.path(), &[]);
     let key = server.admin_key.clone();
@@ -26,7 +28,10 @@ async fn an_acknowledged_offset_survives_sigkill_and_the_upload_completes_after_
     };
     let res = req(Method::POST, format!("{}/v1/tus", server.url))
         .header("upload-length", data.len())
-        .header("upload-metadata", encode_metadata(&[("filename", "crash.bin")]))
+        .header(
+            "upload-metadata",
+            encode_metadata(&[("filename", "crash.bin")]),
+        )
         .send()
         .await
         .unwrap();
@@ -100,11 +105,18 @@ async fn the_server_lists_each_callers_unfinished_uploads() {
         &[("filename", "a.txt"), ("fingerprint", "fp-a")],
     )
     .await;
-    assert_eq!(patch(&app, &alice, &tus_path, 0, b"12345".to_vec()).await.status(), 204);
+    assert_eq!(
+        patch(&app, &alice, &tus_path, 0, b"12345".to_vec())
+            .await
+            .status(),
+        204
+    );
     let direct: Value = app
         .request(Method::POST, "/v1/uploads", &alice)
-        .json(&json!({"name": "b.txt", "contentType": "text/plain", "size": 3,
-                      "bucketId": "docs", "fingerprint": "fp-b"}))
+        .json(
+            &json!({"name": "b.txt", "contentType": "text/plain", "size": 3,
+                      "bucketId": "docs", "fingerprint": "fp-b"}),
+        )
         .send()
         .await
         .unwrap()
@@ -117,20 +129,34 @@ async fn the_server_lists_each_callers_unfinished_uploads() {
     let bob_id = bobs.rsplit('/').next().unwrap().to_owned();
 
     let mine = app.get_json("/v1/uploads", &alice).await;
-    assert_eq!(ids(&mine), vec![direct_id.clone(), tus_id.clone()], "own, newest first");
+    assert_eq!(
+        ids(&mine),
+        vec![direct_id.clone(), tus_id.clone()],
+        "own, newest first"
+    );
     let first = &mine["uploads"][1];
     assert_eq!(first["protocol"], "tus");
-    assert_eq!((first["offset"].as_u64(), first["length"].as_u64()), (Some(5), Some(10)));
+    assert_eq!(
+        (first["offset"].as_u64(), first["length"].as_u64()),
+        (Some(5), Some(10))
+    );
     assert_eq!(first["fingerprint"], "fp-a");
     assert_eq!(first["url"], format!("{}{tus_path}", app.url));
     assert!(first["expiresAt"].as_str().unwrap().ends_with('Z'));
     let second = &mine["uploads"][0];
     assert_eq!(second["protocol"], "direct");
-    assert_eq!((second["offset"].as_u64(), second["length"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(
+        (second["offset"].as_u64(), second["length"].as_u64()),
+        (Some(0), Some(3))
+    );
     assert_eq!(second["url"], direct["upload"]["url"]);
 
     // The URL given is where to continue.
-    let url = first["url"].as_str().unwrap().strip_prefix(&app.url).unwrap();
+    let url = first["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&app.url)
+        .unwrap();
     assert_eq!(offset(&app, &alice, url).await, 5);
 
     for (query, expected) in [
@@ -151,9 +177,15 @@ async fn the_server_lists_each_callers_unfinished_uploads() {
     assert_eq!(ids(&page), vec![tus_id.clone()]);
     assert!(page["nextCursor"].is_null());
 
-    assert_eq!(ids(&app.get_json("/v1/uploads", &bob).await), vec![bob_id.clone()]);
+    assert_eq!(
+        ids(&app.get_json("/v1/uploads", &bob).await),
+        vec![bob_id.clone()]
+    );
     let all = app.get_json("/v1/uploads", &Who::Admin).await;
-    assert_eq!(ids(&all), vec![bob_id.clone(), direct_id.clone(), tus_id.clone()]);
+    assert_eq!(
+        ids(&all),
+        vec![bob_id.clone(), direct_id.clone(), tus_id.clone()]
+    );
     let filtered = app
         .get_json("/v1/uploads?uploadedByUserId=bob", &Who::Admin)
         .await;
@@ -172,13 +204,25 @@ async fn the_server_lists_each_callers_unfinished_uploads() {
             .unwrap();
         assert_eq!(error_code(res, 400).await, "invalid_request", "{bad}");
     }
-    let res = app.get("/v1/uploads", &Who::Anonymous).send().await.unwrap();
+    let res = app
+        .get("/v1/uploads", &Who::Anonymous)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 
     // Gone once completed, or terminated.
-    assert_eq!(patch(&app, &alice, &tus_path, 5, b"67890".to_vec()).await.status(), 204);
+    assert_eq!(
+        patch(&app, &alice, &tus_path, 5, b"67890".to_vec())
+            .await
+            .status(),
+        204
+    );
     let res = tus(&app, Method::DELETE, &bobs, &bob).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    assert_eq!(ids(&app.get_json("/v1/uploads", &alice).await), vec![direct_id.clone()]);
+    assert_eq!(
+        ids(&app.get_json("/v1/uploads", &alice).await),
+        vec![direct_id.clone()]
+    );
     assert!(ids(&app.get_json("/v1/uploads", &bob).await).is_empty());
 }
