@@ -37,6 +37,9 @@ grep -q '^hello again, world' tour.out
 grep -q '"entityReference":"acme-7"' tour.out
 grep -q '^the contract of deal 42' tour.out
 grep -q '"status":"ready"' tour.out
+grep -qi '^upload-offset: 5' tour.out
+grep -qi '^trove-file-id: ' tour.out
+grep -q '"protocol":"tus"' tour.out
 grep -q '"data":{"file":{"id"' tour.out
 grep -q '"deleted":\[' tour.out
 [ -n "${TOUR_OUT:-}" ] && cp tour.out "$TOUR_OUT"

@@ -12,7 +12,7 @@ use crate::procs::{self, Proc};
 use crate::report::Report;
 use crate::scenarios::{Ctx, mem_bar, mib_s, outcome, ratio_bar, settle_disk, short};
 
-async fn upload_large(ctx: &Ctx) -> anyhow::Result<(f64, bool, Value)> {
+pub(crate) async fn upload_large(ctx: &Ctx) -> anyhow::Result<(f64, bool, Value)> {
     let t = Instant::now();
     let res = ctx
         .client

@@ -5,6 +5,7 @@ mod large;
 mod load;
 mod procs;
 mod report;
+mod resumable;
 mod scale;
 mod scenarios;
 

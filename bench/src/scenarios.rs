@@ -99,6 +99,9 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
     if plan.wants("large upload") {
         crate::large::large_upload(&ctx, &tus, &mut report).await?;
     }
+    if plan.wants("resumable upload") {
+        crate::resumable::resumable_upload(&ctx, &tus, &mut report).await?;
+    }
     if plan.wants("large download") {
         crate::large::large_download(&ctx, &nginx, &nginx_root, &mut report).await?;
     }
