@@ -21,6 +21,9 @@ use crate::local::{self, LocalDir};
 use crate::{Backend, BlobError, BlobStore, BlobStream};
 
 const WRITE_BUFFER: usize = 1024 * 1024;
+/// Bytes written after which their writeback to the disk starts in the background, so the sync
+/// that acknowledges a request waits only for the tail instead of the whole request's bytes.
+const WRITEBACK_EVERY: u64 = 2 * 1024 * 1024;
 
 impl BlobStore {
     /// Opens an upload's bytes for appending at `committed`, the durable offset the metadata
@@ -73,10 +76,14 @@ impl BlobStore {
         })
         .await
         .map_err(|e| BlobError::Io(e.to_string()))??;
+        let shared = std::sync::Arc::new(file.try_clone()?);
         let mut file = tokio::fs::File::from_std(file);
         file.seek(SeekFrom::Start(committed)).await?;
         Ok(UploadFile {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            shared,
+            writeback: None,
+            kicked: committed,
             path,
             len: committed,
             synced: committed,
@@ -103,6 +110,25 @@ impl BlobStore {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
+    }
+
+    /// The ids of the uploads whose bytes are stored (none on backends without resumable uploads).
+    pub async fn upload_ids(&self) -> Result<Vec<String>, BlobError> {
+        let Ok(dir) = self.local_uploads() else {
+            return Ok(Vec::new());
+        };
+        let path = dir.uploads_dir().to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<Vec<String>, BlobError> {
+            let mut ids = Vec::new();
+            for entry in std::fs::read_dir(path)? {
+                if let Some(name) = entry?.file_name().to_str() {
+                    ids.push(name.to_owned());
+                }
+            }
+            Ok(ids)
+        })
+        .await
+        .map_err(|e| BlobError::Io(e.to_string()))?
     }
 
     /// Whether this backend keeps resumable uploads.
@@ -134,6 +160,11 @@ fn upload_path(dir: &LocalDir, id: &str) -> Result<PathBuf, BlobError> {
 /// An upload's bytes, open for appending under an exclusive lock held until this is dropped.
 pub struct UploadFile {
     file: BufWriter<tokio::fs::File>,
+    /// A second handle on the same open file, for writeback on a blocking thread.
+    shared: std::sync::Arc<std::fs::File>,
+    writeback: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The length when writeback was last started.
+    kicked: u64,
     path: PathBuf,
     len: u64,
     synced: u64,
@@ -156,11 +187,24 @@ impl UploadFile {
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
         self.file.write_all(chunk).await?;
         self.len += chunk.len() as u64;
+        let idle = self.writeback.as_ref().is_none_or(|w| w.is_finished());
+        if self.len - self.kicked >= WRITEBACK_EVERY && idle {
+            // Hand the bytes to the page cache, then let a blocking thread write them back while
+            // more arrive; `sync` still makes everything durable before an acknowledgement.
+            self.file.flush().await?;
+            self.kicked = self.len;
+            let file = self.shared.clone();
+            self.writeback = Some(tokio::task::spawn_blocking(move || file.sync_data()));
+        }
         Ok(())
     }
 
     /// Makes every byte written so far durable; returns the durable length.
     pub async fn sync(&mut self) -> Result<u64, BlobError> {
+        if let Some(w) = self.writeback.take() {
+            // Its outcome does not matter: the sync below covers the same bytes and more.
+            let _ = w.await;
+        }
         if self.synced != self.len {
             self.file.flush().await?;
             self.file.get_ref().sync_data().await?;

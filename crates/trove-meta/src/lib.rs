@@ -83,6 +83,19 @@ pub struct StoredContent {
     pub etag: String,
 }
 
+impl StoredContent {
+    /// The facts of content whose SHA-256 (hex) is `sha256`; its ETag derives from the hash.
+    pub fn new(revision: RevisionId, size: u64, mime_type: String, sha256: String) -> Self {
+        Self {
+            revision,
+            size,
+            mime_type,
+            etag: trove_core::FileRecord::etag_for(&sha256),
+            checksum_sha256: sha256,
+        }
+    }
+}
+
 /// The metadata repository.
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {

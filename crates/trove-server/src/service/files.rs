@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use trove_core::{
-    Access, Bucket, ContentRules, ErrorCode, FileId, FilePermission, FileQuery, FileRecord,
+    Access, Bucket, ContentRules, ErrorCode, FileId, FilePermission, FileQuery, FileRecord, FileStatus,
     Principal, Visibility, time, validate,
 };
 use trove_meta::{FileChanges, FilePage};
@@ -222,6 +222,12 @@ pub async fn remove(
         Some((file, key)) => {
             if let Some(key) = key {
                 delete_blob(state, &key).await;
+            }
+            if file.status != FileStatus::Ready {
+                // An unfinished resumable upload's bytes go with its file.
+                if let Err(e) = state.blobs.delete_upload(&file.id.to_string()).await {
+                    tracing::warn!(file = %file.id, error = %e, "removing an unfinished upload's bytes failed; the clean-up retries");
+                }
             }
             Ok(Some(file))
         }

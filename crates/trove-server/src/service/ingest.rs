@@ -187,6 +187,25 @@ pub(crate) fn upload_gone() -> ApiError {
     )
 }
 
+/// Makes a pending file ready with its durable content stored under `key`. When the pending row
+/// went meanwhile (cancelled, deleted, collected), the bytes belong to nobody: they are deleted and
+/// the caller gets 409.
+pub(crate) async fn make_ready(
+    state: &AppState,
+    id: FileId,
+    content: &StoredContent,
+    key: &str,
+) -> ApiResult<FileRecord> {
+    match state.meta.complete_upload(id, content, time::now()).await {
+        Ok(ready) => Ok(ready),
+        Err(trove_meta::MetaError::Stale(_)) => {
+            files::delete_blob_now(state, key).await;
+            Err(upload_gone())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Streams the body into the blob `key`; returns size and SHA-256 once durable. Nothing is left
 /// under `key` when it fails. With `lease`, keeps that pending row alive while bytes arrive.
 async fn write_blob<S, E>(
@@ -269,13 +288,7 @@ where
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
     let lease = (file.status == FileStatus::UploadPending).then_some(file.id);
     let (size, sha) = write_blob(state, &key, peeked, rules, lease).await?;
-    Ok(StoredContent {
-        revision,
-        size,
-        mime_type,
-        etag: FileRecord::etag_for(&sha),
-        checksum_sha256: sha,
-    })
+    Ok(StoredContent::new(revision, size, mime_type, sha))
 }
 
 /// Creates a file from a streamed body: checks, pending row, durable blob, then `ready`.
@@ -314,26 +327,8 @@ where
             return Err(e);
         }
     };
-    let content = StoredContent {
-        revision,
-        size,
-        mime_type,
-        etag: FileRecord::etag_for(&sha),
-        checksum_sha256: sha,
-    };
-    match state
-        .meta
-        .complete_upload(file.id, &content, time::now())
-        .await
-    {
-        Ok(ready) => Ok(ready),
-        Err(trove_meta::MetaError::Stale(_)) => {
-            // The row went while the bytes streamed: they belong to nobody.
-            files::delete_blob_now(state, &key).await;
-            Err(upload_gone())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let content = StoredContent::new(revision, size, mime_type, sha);
+    make_ready(state, file.id, &content, &key).await
 }
 
 /// Receives the content of a pending file (a direct upload) and makes it ready.
@@ -362,23 +357,8 @@ where
         body,
     )
     .await?;
-    match state
-        .meta
-        .complete_upload(file.id, &content, time::now())
-        .await
-    {
-        Ok(ready) => Ok(ready),
-        Err(trove_meta::MetaError::Stale(_)) => {
-            // Cancelled meanwhile: the bytes belong to nobody.
-            files::delete_blob_now(
-                state,
-                &FileRecord::blob_key(&file.bucket_id, file.id, revision),
-            )
-            .await;
-            Err(upload_gone())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
+    make_ready(state, file.id, &content, &key).await
 }
 
 /// What the client said about replacement content.

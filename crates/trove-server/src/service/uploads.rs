@@ -225,14 +225,7 @@ pub async fn complete(state: &AppState, p: &Principal, id: &str) -> ApiResult<Fi
     if let Err(e) = rules.check_mime(&mime_type) {
         return refuse(e).await;
     }
-    let sha = hex::encode(hasher.finalize());
-    let content = StoredContent {
-        revision,
-        size,
-        mime_type,
-        etag: FileRecord::etag_for(&sha),
-        checksum_sha256: sha,
-    };
+    let content = StoredContent::new(revision, size, mime_type, hex::encode(hasher.finalize()));
     match state
         .meta
         .complete_upload(file.id, &content, time::now())
@@ -255,6 +248,9 @@ pub async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
     }
     if let Some(key) = file.current_blob_key() {
         files::delete_blob_now(state, &key).await;
+    }
+    if let Err(e) = state.blobs.delete_upload(&file.id.to_string()).await {
+        tracing::warn!(file = %file.id, error = %e, "removing a cancelled upload's bytes failed; the clean-up retries");
     }
     Ok(())
 }
@@ -288,6 +284,7 @@ pub async fn collect_garbage(state: &AppState) -> ApiResult<(usize, usize)> {
         }
     }
     removed += crate::service::resumable::collect_stale_partials(state, stale_before).await?;
+    crate::service::resumable::sweep_orphaned_bytes(state).await?;
     let staged = state.blobs.sweep_abandoned_writes().await?;
     if staged > 0 {
         tracing::info!(staged, "removed the bytes of writes whose writer died");

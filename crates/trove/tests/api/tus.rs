@@ -385,13 +385,29 @@ async fn termination_removes_the_upload_and_its_file() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(
-        std::fs::read_dir(app.data_dir().join("blobs/.uploads"))
-            .unwrap()
-            .count(),
-        0,
-        "its bytes are gone"
-    );
+    assert_eq!(uploads_on_disk(&app), 0, "its bytes are gone");
+
+    // Deleting the pending file, or cancelling it as a direct upload would be, ends the upload too.
+    for how in ["/v1/files/", "/v1/uploads/"] {
+        let path = create(&app, &who, 10, &[("filename", "t.txt")]).await;
+        assert_eq!(patch(&app, &who, &path, 0, b"hello".to_vec()).await.status(), 204);
+        assert_eq!(uploads_on_disk(&app), 1);
+        let id = path.rsplit('/').next().unwrap();
+        let res = app
+            .request(Method::DELETE, &format!("{how}{id}"), &who)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204, "{how}");
+        assert_eq!(uploads_on_disk(&app), 0, "{how}");
+        assert_eq!(patch(&app, &who, &path, 5, b"world".to_vec()).await.status(), 404);
+    }
+}
+
+fn uploads_on_disk(app: &TestApp) -> usize {
+    std::fs::read_dir(app.data_dir().join("blobs/.uploads"))
+        .unwrap()
+        .count()
 }
 
 #[tokio::test]
@@ -594,6 +610,14 @@ async fn an_expired_upload_is_gone_and_collected() {
         .strip_prefix(&app.url)
         .unwrap()
         .to_owned();
+    // Bytes whose upload record is gone (a crash between the two deletions) are swept too.
+    std::fs::write(
+        app.data_dir()
+            .join("blobs/.uploads")
+            .join(uuid::Uuid::now_v7().to_string()),
+        b"stray",
+    )
+    .unwrap();
     let (removed, _) = trove_server::service::uploads::collect_garbage(&app.server.state)
         .await
         .unwrap();
@@ -605,6 +629,7 @@ async fn an_expired_upload_is_gone_and_collected() {
         let res = tus(&app, Method::HEAD, p, &who).send().await.unwrap();
         assert_eq!(res.status(), 404);
     }
+    assert_eq!(uploads_on_disk(&app), 0);
 }
 
 #[tokio::test]

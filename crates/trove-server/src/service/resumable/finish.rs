@@ -80,26 +80,8 @@ pub(super) async fn complete(
         h.promote(&state.blobs, &key).await.map_err(blob_error)?;
     }
     state.tus_hashes.forget(file.id);
-    let content = StoredContent {
-        revision,
-        size: length,
-        mime_type,
-        etag: FileRecord::etag_for(&sha),
-        checksum_sha256: sha,
-    };
-    match state
-        .meta
-        .complete_upload(file.id, &content, time::now())
-        .await
-    {
-        Ok(ready) => Ok(ready),
-        Err(trove_meta::MetaError::Stale(_)) => {
-            // Terminated meanwhile: the bytes belong to nobody.
-            files::delete_blob_now(state, &key).await;
-            Err(ingest::upload_gone())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let content = StoredContent::new(revision, length, mime_type, sha);
+    ingest::make_ready(state, file.id, &content, &key).await
 }
 
 /// Completes a single upload whose bytes all arrived but whose completion did not happen (the
@@ -207,18 +189,7 @@ pub(super) async fn concatenate(
         files::delete_blob_now(state, &key).await;
         return Err(refuse(state, &file, e.into()).await);
     }
-    match state
-        .meta
-        .complete_upload(file.id, &content, time::now())
-        .await
-    {
-        Ok(_) => {}
-        Err(trove_meta::MetaError::Stale(_)) => {
-            files::delete_blob_now(state, &key).await;
-            return Err(ingest::upload_gone());
-        }
-        Err(e) => return Err(e.into()),
-    }
+    ingest::make_ready(state, file.id, &content, &key).await?;
     for part in &parts {
         state.meta.delete_tus_upload(part.id).await?;
         if let Err(e) = state.blobs.delete_upload(&part.id.to_string()).await {
@@ -272,12 +243,10 @@ async fn copy_parts(
         return Err(e);
     }
     writer.finish().await?;
-    let sha = hex::encode(hasher.finalize());
-    Ok(StoredContent {
-        revision: file.revision.unwrap_or_default(),
+    Ok(StoredContent::new(
+        file.revision.unwrap_or_default(),
         size,
-        mime_type: mime::decide(&head, Some(&file.mime_type), &file.name),
-        etag: FileRecord::etag_for(&sha),
-        checksum_sha256: sha,
-    })
+        mime::decide(&head, Some(&file.mime_type), &file.name),
+        hex::encode(hasher.finalize()),
+    ))
 }

@@ -281,3 +281,23 @@ pub async fn collect_stale_partials(
     }
     Ok(removed)
 }
+
+/// Removes upload bytes whose upload is gone (a crash between removing an upload's record and its
+/// bytes, or a request that created them as its upload was terminated). Records go before bytes
+/// everywhere, so bytes without a record are provably abandoned.
+pub async fn sweep_orphaned_bytes(state: &AppState) -> ApiResult<usize> {
+    let mut removed = 0;
+    for id in state.blobs.upload_ids().await? {
+        let known = match FileId::parse(&id) {
+            Some(fid) => state.meta.get_tus_upload(fid).await?.is_some(),
+            None => false,
+        };
+        if !known && state.blobs.delete_upload(&id).await.is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed the bytes of uploads that no longer exist");
+    }
+    Ok(removed)
+}
