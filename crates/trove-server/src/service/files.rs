@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use trove_core::{
-    Access, Bucket, ContentRules, ErrorCode, FileId, FilePermission, FileQuery, FileRecord, FileStatus,
-    Principal, Visibility, time, validate,
+    Access, Bucket, ContentRules, ErrorCode, FileId, FilePermission, FileQuery, FileRecord,
+    FileStatus, Principal, Visibility, time, validate,
 };
 use trove_meta::{FileChanges, FilePage};
 

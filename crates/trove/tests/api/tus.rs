@@ -390,7 +390,12 @@ async fn termination_removes_the_upload_and_its_file() {
     // Deleting the pending file, or cancelling it as a direct upload would be, ends the upload too.
     for how in ["/v1/files/", "/v1/uploads/"] {
         let path = create(&app, &who, 10, &[("filename", "t.txt")]).await;
-        assert_eq!(patch(&app, &who, &path, 0, b"hello".to_vec()).await.status(), 204);
+        assert_eq!(
+            patch(&app, &who, &path, 0, b"hello".to_vec())
+                .await
+                .status(),
+            204
+        );
         assert_eq!(uploads_on_disk(&app), 1);
         let id = path.rsplit('/').next().unwrap();
         let res = app
@@ -400,7 +405,12 @@ async fn termination_removes_the_upload_and_its_file() {
             .unwrap();
         assert_eq!(res.status(), 204, "{how}");
         assert_eq!(uploads_on_disk(&app), 0, "{how}");
-        assert_eq!(patch(&app, &who, &path, 5, b"world".to_vec()).await.status(), 404);
+        assert_eq!(
+            patch(&app, &who, &path, 5, b"world".to_vec())
+                .await
+                .status(),
+            404
+        );
     }
 }
 
@@ -682,4 +692,182 @@ async fn concurrent_patches_never_interleave_and_a_cut_off_patch_keeps_its_bytes
         content(&app, &id).await == expected,
         "no byte of the refused request"
     );
+}
+
+#[tokio::test]
+async fn browsers_may_send_and_read_the_tus_headers() {
+    let app = TestApp::builder()
+        .config(|c| c.cors_origins = vec!["https://app.example.com".into()])
+        .start()
+        .await;
+    let sent = [
+        "upload-length",
+        "upload-offset",
+        "tus-resumable",
+        "upload-metadata",
+        "upload-defer-length",
+        "upload-concat",
+        "upload-checksum",
+        "x-http-method-override",
+        "x-request-id",
+        "authorization",
+    ];
+    let res = app
+        .request(Method::OPTIONS, "/v1/tus/some-upload", &Who::Anonymous)
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "PATCH")
+        .header("access-control-request-headers", sent.join(","))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let allowed = header(&res, "access-control-allow-headers").to_lowercase();
+    for h in sent {
+        assert!(allowed.split(',').any(|a| a.trim() == h), "{h} may be sent");
+    }
+    assert!(header(&res, "access-control-allow-methods").contains("PATCH"));
+
+    let res = tus(&app, Method::POST, "/v1/tus", &Who::Admin)
+        .header("origin", "https://app.example.com")
+        .header("upload-length", 1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let exposed = header(&res, "access-control-expose-headers").to_lowercase();
+    for h in [
+        "upload-offset",
+        "location",
+        "upload-length",
+        "tus-version",
+        "tus-resumable",
+        "tus-max-size",
+        "tus-extension",
+        "upload-metadata",
+        "upload-defer-length",
+        "upload-concat",
+        "upload-expires",
+        "trove-file-id",
+    ] {
+        assert!(exposed.split(',').any(|e| e.trim() == h), "{h} may be read");
+    }
+}
+
+#[tokio::test]
+async fn the_buckets_rules_run_when_the_last_byte_arrives() {
+    let app = TestApp::start().await;
+    let who = app.user("alice", Some("t1"));
+    app.create_bucket(serde_json::json!({"id": "images", "allowedMimeTypes": ["image/png"]}))
+        .await;
+    let res = tus(&app, Method::POST, "/v1/tus", &who)
+        .header("upload-length", 4)
+        .header(
+            "upload-metadata",
+            encode_metadata(&[
+                ("filename", "x.txt"),
+                ("filetype", "text/plain"),
+                ("bucketId", "images"),
+            ]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(res, 415).await,
+        "mime_type_not_allowed",
+        "a declared type is checked at once"
+    );
+
+    // Declared as PNG, but the bytes are a PDF: refused at the end, and nothing stays.
+    let path = create(
+        &app,
+        &who,
+        11,
+        &[
+            ("filename", "x.png"),
+            ("filetype", "image/png"),
+            ("bucketId", "images"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        patch(&app, &who, &path, 0, b"%PDF-".to_vec())
+            .await
+            .status(),
+        204
+    );
+    let res = patch(&app, &who, &path, 5, b"1.7\n%x".to_vec()).await;
+    assert_eq!(error_code(res, 415).await, "mime_type_not_allowed");
+    let id = path.rsplit('/').next().unwrap();
+    let res = app
+        .get(&format!("/v1/files/{id}"), &who)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(uploads_on_disk(&app), 0);
+    let listed = app.get_json("/v1/uploads", &who).await;
+    assert_eq!(listed["uploads"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn upload_metadata_sets_every_field_of_the_file() {
+    let app = TestApp::start().await;
+    let who = app.user("alice", Some("t1"));
+    let res = app
+        .request(Method::POST, "/v1/categories", &Who::Admin)
+        .json(&serde_json::json!({"key": "invoices", "name": "Invoices", "defaultVisibility": "public"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = tus(&app, Method::POST, "/v1/tus", &who)
+        .header("upload-length", 5)
+        .header(
+            "upload-metadata",
+            // The alternative names some clients send: `name` and `contentType`.
+            encode_metadata(&[
+                ("name", "inv.txt"),
+                ("contentType", "text/plain"),
+                ("category", "invoices"),
+                ("access", "tenant"),
+            ]),
+        )
+        .header("content-type", "application/offset+octet-stream")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = header(&res, "trove-file-id");
+    let file = app.get_json(&format!("/v1/files/{id}"), &who).await;
+    assert_eq!(file["name"], "inv.txt");
+    assert_eq!(file["mimeType"], "text/plain");
+    assert_eq!(file["category"], "invoices");
+    assert_eq!(file["visibility"], "public", "the category's default");
+    assert_eq!(file["access"], "tenant");
+    let bob = app.user("bob", Some("t1"));
+    let res = app
+        .get(&format!("/v1/files/{id}"), &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "shared with the tenant");
+
+    for (key, value) in [
+        ("visibility", "everyone"),
+        ("access", "world"),
+        ("metadata", "[1,2]"),
+        ("associations", "{}"),
+        ("category", "no-such-category"),
+        ("bucketId", "no-such-bucket"),
+    ] {
+        let res = tus(&app, Method::POST, "/v1/tus", &who)
+            .header("upload-length", 5)
+            .header("upload-metadata", encode_metadata(&[(key, value)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{key}={value}");
+    }
 }
