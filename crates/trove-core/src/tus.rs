@@ -12,7 +12,7 @@ use crate::error::TroveError;
 pub const VERSION: &str = "1.0.0";
 /// The extensions announced in `Tus-Extension`.
 pub const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,expiration,\
-checksum,termination,concatenation";
+checksum,termination,concatenation,concatenation-unfinished";
 /// The algorithms announced in `Tus-Checksum-Algorithm`.
 pub const CHECKSUM_ALGORITHMS: &str = "sha1,sha256,md5";
 /// The most keys an `Upload-Metadata` header may carry.

@@ -269,8 +269,8 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<(), MetaError>;
     async fn get_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError>;
     /// Moves a tus upload's durable offset from `from` to `to` (and sets its deferred length, if
-    /// given), touching its pending file row too; false when its offset is no longer `from` (another
-    /// request moved it) or it is gone.
+    /// given), touching its pending file row (and a partial upload's final upload) too; false when
+    /// its offset is no longer `from` (another request moved it) or it is gone.
     async fn advance_tus_upload(
         &self,
         id: FileId,
@@ -278,6 +278,25 @@ pub trait MetaStore: Send + Sync + 'static {
         to: u64,
         length: Option<u64>,
         now: DateTime<Utc>,
+    ) -> Result<bool, MetaError>;
+    /// Records a final upload with its pending file, and links the partial uploads it names to it,
+    /// in one transaction; `Conflict` (and nothing recorded) when one of them is not an unlinked
+    /// partial upload.
+    async fn insert_final_upload(
+        &self,
+        upload: &TusUpload,
+        file: &FileRecord,
+        parts: &[FileId],
+    ) -> Result<(), MetaError>;
+    /// The partial uploads linked to a final upload (in no particular order).
+    async fn parts_of_final(&self, final_id: FileId) -> Result<Vec<TusUpload>, MetaError>;
+    /// Claims a final upload's concatenation until `until`: true for exactly one of several
+    /// concurrent callers, and again once a claim has lapsed (its holder died).
+    async fn claim_final(
+        &self,
+        final_id: FileId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> Result<bool, MetaError>;
     /// Deletes a tus upload's row (not its file's); returns what was deleted.
     async fn delete_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError>;

@@ -50,6 +50,8 @@ pub struct TusUpload {
     pub fingerprint: Option<String>,
     /// A final upload's `Upload-Concat` value (`final;<urls>`).
     pub concat: Option<String>,
+    /// A partial upload's final upload, once a final upload names it.
+    pub final_id: Option<FileId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -109,6 +111,8 @@ pub struct UnfinishedQuery {
 pub struct UnfinishedUpload {
     pub file: FileRecord,
     pub protocol: UploadProtocol,
+    /// A tus final upload waiting for its partial uploads (listed under it).
+    pub is_final: bool,
     pub offset: u64,
     pub length: Option<u64>,
     /// When a tus upload last made progress (it expires a fixed time after).

@@ -12,11 +12,14 @@ CREATE TABLE tus_uploads (
     metadata      TEXT,          -- the Upload-Metadata header as sent, echoed by HEAD
     fingerprint   TEXT,
     concat        TEXT,          -- a final upload's Upload-Concat value, echoed by HEAD
+    final_id      TEXT,          -- a partial upload's final upload, once one names it
+    claimed_until INTEGER,       -- a final upload: the concatenation is someone's until then
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
 CREATE INDEX tus_uploads_file ON tus_uploads (file_id);
 CREATE INDEX tus_uploads_partials ON tus_uploads (updated_at) WHERE kind = 'partial';
+CREATE INDEX tus_uploads_final ON tus_uploads (final_id) WHERE final_id IS NOT NULL;
 
 -- A direct upload may carry the client's fingerprint and its announced size, for the listing of
 -- unfinished uploads.

@@ -37,6 +37,7 @@ pub async fn run_all(store: &dyn MetaStore) {
     entity_files_are_scoped_before_the_limit(store).await;
     resumable::tus_uploads(store).await;
     resumable::unfinished_listing(store).await;
+    resumable::final_uploads(store).await;
 }
 
 pub(crate) fn bucket(id: &str) -> Bucket {

@@ -5,7 +5,9 @@ use trove_core::time::now;
 use trove_core::{FileId, FileStatus, RevisionId, TenantId, UserId};
 
 use super::{bucket, pending_file};
-use crate::{MetaStore, StoredContent, TusKind, TusUpload, UnfinishedQuery, UploadProtocol};
+use crate::{
+    MetaError, MetaStore, StoredContent, TusKind, TusUpload, UnfinishedQuery, UploadProtocol,
+};
 
 fn tus(id: FileId, kind: TusKind, owner: Option<&str>) -> TusUpload {
     let t = now();
@@ -19,6 +21,7 @@ fn tus(id: FileId, kind: TusKind, owner: Option<&str>) -> TusUpload {
         metadata: Some("filename cmVwb3J0LnBkZg==".into()),
         fingerprint: Some("fp".into()),
         concat: None,
+        final_id: None,
         created_at: t,
         updated_at: t,
     }
@@ -284,4 +287,113 @@ pub(super) async fn unfinished_listing(store: &dyn MetaStore) {
         store.delete_file(id, None).await.unwrap();
     }
     store.delete_tus_upload(partial.id).await.unwrap();
+}
+
+pub(super) async fn final_uploads(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("finals")).await.unwrap();
+    let a = tus(FileId::new(), TusKind::Partial, Some("u"));
+    let b = tus(FileId::new(), TusKind::Partial, Some("u"));
+    let single_file = pending_file("finals");
+    let single = tus(single_file.id, TusKind::Single, Some("u"));
+    store.insert_tus_upload(&a, None).await.unwrap();
+    store.insert_tus_upload(&b, None).await.unwrap();
+    store
+        .insert_tus_upload(&single, Some(&single_file))
+        .await
+        .unwrap();
+
+    // A final upload may only take unlinked partial uploads; a refusal records nothing.
+    let refused_file = pending_file("finals");
+    let refused = tus(refused_file.id, TusKind::Final, Some("u"));
+    assert!(matches!(
+        store
+            .insert_final_upload(&refused, &refused_file, &[a.id, single.id])
+            .await,
+        Err(MetaError::Conflict(_))
+    ));
+    assert_eq!(store.get_tus_upload(refused.id).await.unwrap(), None);
+    assert_eq!(store.get_file(refused_file.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_tus_upload(a.id).await.unwrap().unwrap().final_id,
+        None
+    );
+
+    let file = pending_file("finals");
+    let fin = tus(file.id, TusKind::Final, Some("u"));
+    store
+        .insert_final_upload(&fin, &file, &[a.id, b.id])
+        .await
+        .unwrap();
+    let mut parts: Vec<FileId> = store
+        .parts_of_final(fin.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    parts.sort();
+    let mut expected = vec![a.id, b.id];
+    expected.sort();
+    assert_eq!(parts, expected);
+    let other_file = pending_file("finals");
+    let other = tus(other_file.id, TusKind::Final, Some("u"));
+    assert!(
+        store
+            .insert_final_upload(&other, &other_file, &[b.id])
+            .await
+            .is_err(),
+        "a part belongs to one final upload"
+    );
+
+    // A part's progress keeps its final upload alive.
+    let later = now() + Duration::seconds(30);
+    assert!(
+        store
+            .advance_tus_upload(a.id, 0, 10, None, later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_tus_upload(fin.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at
+            .timestamp_millis(),
+        later.timestamp_millis()
+    );
+    assert!(
+        store
+            .expired_uploads(later, later - Duration::seconds(1), 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.id != fin.id)
+    );
+
+    // One claim at a time, and again once it lapsed.
+    let t = now();
+    let until = t + Duration::seconds(60);
+    assert!(store.claim_final(fin.id, t, until).await.unwrap());
+    assert!(!store.claim_final(fin.id, t, until).await.unwrap());
+    assert!(
+        store
+            .claim_final(
+                fin.id,
+                until + Duration::seconds(1),
+                until + Duration::seconds(61)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.claim_final(a.id, t, until).await.unwrap(),
+        "only final uploads"
+    );
+
+    store.delete_file(fin.id, None).await.unwrap();
+    store.delete_file(single_file.id, None).await.unwrap();
+    store.delete_tus_upload(a.id).await.unwrap();
+    store.delete_tus_upload(b.id).await.unwrap();
 }

@@ -473,6 +473,28 @@ impl MetaStore for SqliteMetaStore {
         self.tus_advance(id, from, to, length, now).await
     }
 
+    async fn insert_final_upload(
+        &self,
+        upload: &TusUpload,
+        file: &FileRecord,
+        parts: &[FileId],
+    ) -> Result<(), MetaError> {
+        self.tus_insert_final(upload, file, parts).await
+    }
+
+    async fn parts_of_final(&self, final_id: FileId) -> Result<Vec<TusUpload>, MetaError> {
+        self.tus_parts(final_id).await
+    }
+
+    async fn claim_final(
+        &self,
+        final_id: FileId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        self.tus_claim(final_id, now, until).await
+    }
+
     async fn delete_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError> {
         self.tus_delete(id).await
     }

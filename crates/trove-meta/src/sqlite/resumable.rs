@@ -11,7 +11,7 @@ use super::{FILE_SELECT, SqliteMetaStore, begin_immediate};
 use crate::{MetaError, TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, UploadProtocol};
 
 const TUS_COLUMNS: &str = "id, kind, owner_user_id, tenant_id, upload_offset, upload_length, \
-     metadata, fingerprint, concat, created_at, updated_at";
+     metadata, fingerprint, concat, final_id, created_at, updated_at";
 
 fn tus_from_row(r: &SqliteRow) -> Result<TusUpload, MetaError> {
     let corrupt = |what: &str| MetaError::Backend(format!("unreadable {what} in tus_uploads"));
@@ -34,6 +34,11 @@ fn tus_from_row(r: &SqliteRow) -> Result<TusUpload, MetaError> {
         metadata: r.try_get("metadata").map_err(map_err)?,
         fingerprint: r.try_get("fingerprint").map_err(map_err)?,
         concat: r.try_get("concat").map_err(map_err)?,
+        final_id: r
+            .try_get::<Option<String>, _>("final_id")
+            .map_err(map_err)?
+            .map(|f| FileId::parse(&f).ok_or_else(|| corrupt("final id")))
+            .transpose()?,
         created_at: from_millis(r.try_get("created_at").map_err(map_err)?),
         updated_at: from_millis(r.try_get("updated_at").map_err(map_err)?),
     })
@@ -49,27 +54,70 @@ impl SqliteMetaStore {
         if let Some(f) = file {
             super::files::insert_on(&mut tx, f).await?;
         }
-        sqlx::query(
-            "INSERT INTO tus_uploads (id, file_id, kind, owner_user_id, tenant_id, upload_offset, \
-             upload_length, metadata, fingerprint, concat, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        insert_on(&mut tx, u, file.map(|f| f.id)).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(super) async fn tus_insert_final(
+        &self,
+        u: &TusUpload,
+        file: &FileRecord,
+        parts: &[FileId],
+    ) -> Result<(), MetaError> {
+        let mut tx = begin_immediate(&self.pool).await?;
+        super::files::insert_on(&mut tx, file).await?;
+        insert_on(&mut tx, u, Some(file.id)).await?;
+        for part in parts {
+            let linked = sqlx::query(
+                "UPDATE tus_uploads SET final_id = ? WHERE id = ? AND kind = 'partial' \
+                 AND final_id IS NULL",
+            )
+            .bind(u.id.to_string())
+            .bind(part.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if linked.rows_affected() != 1 {
+                // Dropping the transaction rolls everything back.
+                return Err(MetaError::Conflict(format!(
+                    "partial upload {part} is not available for concatenation"
+                )));
+            }
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(super) async fn tus_parts(&self, final_id: FileId) -> Result<Vec<TusUpload>, MetaError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE final_id = ?"
+        ));
+        sqlx::query(sql)
+            .bind(final_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(tus_from_row)
+            .collect()
+    }
+
+    pub(super) async fn tus_claim(
+        &self,
+        final_id: FileId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE tus_uploads SET claimed_until = ? WHERE id = ? AND kind = 'final' \
+             AND (claimed_until IS NULL OR claimed_until < ?)",
         )
-        .bind(u.id.to_string())
-        .bind(file.map(|f| f.id.to_string()))
-        .bind(u.kind.as_str())
-        .bind(u.owner.as_ref().map(|o| o.0.clone()))
-        .bind(u.tenant.as_ref().map(|t| t.0.clone()))
-        .bind(u.offset as i64)
-        .bind(u.length.map(|l| l as i64))
-        .bind(u.metadata.clone())
-        .bind(u.fingerprint.clone())
-        .bind(u.concat.clone())
-        .bind(to_millis(u.created_at))
-        .bind(to_millis(u.updated_at))
-        .execute(&mut *tx)
+        .bind(to_millis(until))
+        .bind(final_id.to_string())
+        .bind(to_millis(now))
+        .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        Ok(done.rows_affected() == 1)
     }
 
     pub(super) async fn tus_get(&self, id: FileId) -> Result<Option<TusUpload>, MetaError> {
@@ -110,13 +158,27 @@ impl SqliteMetaStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        // The pending file's row is the upload's lease for the clean-up of pending files.
-        sqlx::query("UPDATE files SET updated_at = ? WHERE id = ? AND status = 'upload_pending'")
-            .bind(to_millis(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        // The pending file's row is the upload's lease for the clean-up of pending files; a part's
+        // progress is its final upload's too.
+        sqlx::query(
+            "UPDATE files SET updated_at = ? WHERE status = 'upload_pending' AND id IN \
+             (SELECT ? UNION ALL SELECT final_id FROM tus_uploads WHERE id = ?)",
+        )
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE tus_uploads SET updated_at = ? WHERE id = \
+             (SELECT final_id FROM tus_uploads WHERE id = ?)",
+        )
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
@@ -177,7 +239,7 @@ impl SqliteMetaStore {
     ) -> Result<Vec<UnfinishedUpload>, MetaError> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(FILE_SELECT.replacen(
             "SELECT ",
-            "SELECT t.id AS tus_id, t.upload_offset, t.upload_length AS tus_length, \
+            "SELECT t.id AS tus_id, t.kind AS tus_kind, t.upload_offset, t.upload_length AS tus_length, \
              t.fingerprint AS tus_fingerprint, t.updated_at AS tus_updated_at, \
              d.expires_at AS direct_expires_at, d.upload_length AS direct_length, \
              d.fingerprint AS direct_fingerprint, ",
@@ -242,9 +304,11 @@ fn unfinished_from_row(r: &SqliteRow) -> Result<UnfinishedUpload, MetaError> {
     let tus: Option<String> = r.try_get("tus_id").map_err(map_err)?;
     let int = |c: &str| r.try_get::<Option<i64>, _>(c).map_err(map_err);
     if tus.is_some() {
+        let kind: Option<String> = r.try_get("tus_kind").map_err(map_err)?;
         Ok(UnfinishedUpload {
             file,
             protocol: UploadProtocol::Tus,
+            is_final: kind.as_deref() == Some(TusKind::Final.as_str()),
             offset: int("upload_offset")?.unwrap_or(0) as u64,
             length: int("tus_length")?.map(|l| l as u64),
             last_progress: int("tus_updated_at")?.map(from_millis),
@@ -255,6 +319,7 @@ fn unfinished_from_row(r: &SqliteRow) -> Result<UnfinishedUpload, MetaError> {
         Ok(UnfinishedUpload {
             file,
             protocol: UploadProtocol::Direct,
+            is_final: false,
             offset: 0,
             length: int("direct_length")?.map(|l| l as u64),
             last_progress: None,
@@ -262,4 +327,33 @@ fn unfinished_from_row(r: &SqliteRow) -> Result<UnfinishedUpload, MetaError> {
             fingerprint: r.try_get("direct_fingerprint").map_err(map_err)?,
         })
     }
+}
+
+async fn insert_on(
+    conn: &mut sqlx::SqliteConnection,
+    u: &TusUpload,
+    file: Option<FileId>,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO tus_uploads (id, file_id, kind, owner_user_id, tenant_id, upload_offset, \
+         upload_length, metadata, fingerprint, concat, final_id, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(u.id.to_string())
+    .bind(file.map(|f| f.to_string()))
+    .bind(u.kind.as_str())
+    .bind(u.owner.as_ref().map(|o| o.0.clone()))
+    .bind(u.tenant.as_ref().map(|t| t.0.clone()))
+    .bind(u.offset as i64)
+    .bind(u.length.map(|l| l as i64))
+    .bind(u.metadata.clone())
+    .bind(u.fingerprint.clone())
+    .bind(u.concat.clone())
+    .bind(u.final_id.map(|f| f.to_string()))
+    .bind(to_millis(u.created_at))
+    .bind(to_millis(u.updated_at))
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+    .map_err(map_err)
 }

@@ -71,7 +71,7 @@ pub(super) async fn handle(state: &AppState, req: Request) -> ApiResult<Response
         },
     )
     .await?;
-    let mut file_id = (upload.kind == TusKind::Final).then_some(upload.id);
+    let mut file_id = (upload.kind == TusKind::Final && upload.is_complete()).then_some(upload.id);
     let mut upload = upload;
     if with_data || (completes && dialect == Dialect::Draft) {
         let appended = resumable::append(
@@ -103,8 +103,10 @@ pub(super) async fn handle(state: &AppState, req: Request) -> ApiResult<Response
     if let Ok(location) = HeaderValue::from_str(&upload_url(state, upload.id)) {
         h.insert(header::LOCATION, location);
     }
-    h.insert(UPLOAD_OFFSET, HeaderValue::from(upload.offset));
-    if upload.kind != TusKind::Final && file_id.is_none() {
+    if upload.kind != TusKind::Final || upload.is_complete() {
+        h.insert(UPLOAD_OFFSET, HeaderValue::from(upload.offset));
+    }
+    if file_id.is_none() {
         h.insert(
             UPLOAD_EXPIRES,
             http_date(resumable::expires_at(state, &upload)),

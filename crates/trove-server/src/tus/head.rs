@@ -22,7 +22,10 @@ pub(super) async fn handle(state: &AppState, id: &str, req: Request) -> ApiResul
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let complete = match found {
         Found::Active(u) => {
-            h.insert(UPLOAD_OFFSET, HeaderValue::from(u.offset));
+            // A final upload has no offset of its own until its parts are concatenated.
+            if u.kind != TusKind::Final || u.is_complete() {
+                h.insert(UPLOAD_OFFSET, HeaderValue::from(u.offset));
+            }
             match u.length {
                 Some(l) => {
                     h.insert(UPLOAD_LENGTH, HeaderValue::from(l));
@@ -43,8 +46,12 @@ pub(super) async fn handle(state: &AppState, id: &str, req: Request) -> ApiResul
                     if let Some(c) = u.concat.as_deref().and_then(header_value) {
                         h.insert(UPLOAD_CONCAT, c);
                     }
-                    if let Ok(v) = HeaderValue::from_str(&u.id.to_string()) {
-                        h.insert(TROVE_FILE_ID, v);
+                    if u.is_complete() {
+                        if let Ok(v) = HeaderValue::from_str(&u.id.to_string()) {
+                            h.insert(TROVE_FILE_ID, v);
+                        }
+                    } else {
+                        h.insert(UPLOAD_EXPIRES, http_date(resumable::expires_at(state, &u)));
                     }
                 }
                 TusKind::Single => {

@@ -16,7 +16,7 @@ use trove_core::tus::{Checksum, ChecksumAlgorithm};
 use trove_core::{ContentRules, ErrorCode, FileRecord, FileStatus, time};
 use trove_meta::{TusKind, TusUpload};
 
-use super::{blob_error, check_alive, finish, max_size_rules, not_found};
+use super::{blob_error, check_alive, concat, finish, max_size_rules, not_found};
 use crate::error::{ApiError, ApiResult};
 use crate::service::{files, ingest};
 use crate::state::AppState;
@@ -227,6 +227,12 @@ where
                 upload,
                 file: Some(done),
             });
+        }
+        if let Some(final_id) = upload.final_id {
+            // The last part to complete makes its final upload a file.
+            drop(handle);
+            let done = concat::concatenate_when_ready(state, final_id).await?;
+            return Ok(Appended { upload, file: done });
         }
     } else if let Some(h) = hasher {
         state.tus_hashes.put(upload.id, new_offset, h);

@@ -44,6 +44,18 @@ pub struct Unfinished {
     #[serde(with = "trove_core::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
     pub fingerprint: Option<String>,
+    /// A final upload's partial uploads (which are never listed on their own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<Part>>,
+}
+
+/// A partial upload, listed under its final upload.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    pub url: String,
+    pub offset: u64,
+    pub length: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -127,39 +139,54 @@ pub async fn unfinished(
         })
         .flatten();
     let base = &state.config.public_url;
-    let uploads = rows
-        .into_iter()
-        .map(|r| {
-            let (url, expires_at) = match r.protocol {
-                UploadProtocol::Tus => (
-                    format!("{base}/v1/tus/{}", r.file.id),
-                    r.last_progress.unwrap_or(now) + expiry,
-                ),
-                UploadProtocol::Direct => {
-                    let expires = r.url_expires_at.unwrap_or(now);
-                    let token = state.signer.sign(
-                        r.file.id,
-                        r.file.revision.unwrap_or_default(),
-                        Grant::Upload,
-                        expires.timestamp(),
-                    );
-                    (
-                        format!("{base}/v1/uploads/{}?token={token}", r.file.id),
-                        expires,
-                    )
-                }
-            };
-            Unfinished {
-                protocol: r.protocol.as_str(),
-                offset: r.offset,
-                length: r.length,
-                url,
-                expires_at,
-                fingerprint: r.fingerprint,
-                file: FileView::new(base, p, r.file),
+    let mut uploads = Vec::with_capacity(rows.len());
+    for r in rows {
+        let (url, expires_at) = match r.protocol {
+            UploadProtocol::Tus => (
+                format!("{base}/v1/tus/{}", r.file.id),
+                r.last_progress.unwrap_or(now) + expiry,
+            ),
+            UploadProtocol::Direct => {
+                let expires = r.url_expires_at.unwrap_or(now);
+                let token = state.signer.sign(
+                    r.file.id,
+                    r.file.revision.unwrap_or_default(),
+                    Grant::Upload,
+                    expires.timestamp(),
+                );
+                (
+                    format!("{base}/v1/uploads/{}?token={token}", r.file.id),
+                    expires,
+                )
             }
-        })
-        .collect();
+        };
+        let (offset, parts) = if r.is_final {
+            let mut parts = super::concat::parts(state, r.file.id).await?;
+            parts.sort_by_key(|q| q.created_at);
+            let offset = parts.iter().map(|q| q.offset).sum();
+            let parts = parts
+                .into_iter()
+                .map(|q| Part {
+                    url: format!("{base}/v1/tus/{}", q.id),
+                    offset: q.offset,
+                    length: q.length,
+                })
+                .collect();
+            (offset, Some(parts))
+        } else {
+            (r.offset, None)
+        };
+        uploads.push(Unfinished {
+            protocol: r.protocol.as_str(),
+            offset,
+            length: r.length,
+            url,
+            expires_at,
+            fingerprint: r.fingerprint,
+            parts,
+            file: FileView::new(base, p, r.file),
+        });
+    }
     Ok(UnfinishedPage {
         uploads,
         next_cursor,

@@ -14,6 +14,7 @@
 //! until the clean-up removes it; everything else uses the codes of other uploads.
 
 mod append;
+pub mod concat;
 mod finish;
 pub mod listing;
 mod metadata;
@@ -95,7 +96,8 @@ pub fn expires_at(state: &AppState, upload: &TusUpload) -> DateTime<Utc> {
 }
 
 fn check_alive(state: &AppState, upload: &TusUpload) -> ApiResult<()> {
-    if upload.kind != TusKind::Final && expires_at(state, upload) <= time::now() {
+    let finished_final = upload.kind == TusKind::Final && upload.is_complete();
+    if !finished_final && expires_at(state, upload) <= time::now() {
         return Err(ApiError::new(
             ErrorCode::UploadExpired,
             "the upload expired: it made no progress for too long",
@@ -146,6 +148,7 @@ pub async fn create(state: &AppState, p: &Principal, req: Creation) -> ApiResult
         metadata: req.metadata.clone(),
         fingerprint: None,
         concat: None,
+        final_id: None,
         created_at: now,
         updated_at: now,
     };
@@ -159,7 +162,10 @@ pub async fn create(state: &AppState, p: &Principal, req: Creation) -> ApiResult
             state.meta.insert_tus_upload(&upload, None).await?;
             Ok(upload)
         }
-        Some(Concat::Final(parts)) => finish::concatenate(state, p, upload, &parts).await,
+        Some(Concat::Final(parts)) => {
+            let (upload, _) = concat::create_final(state, p, upload, &parts).await?;
+            Ok(upload)
+        }
         None => {
             let new = metadata::new_file(state, req.metadata.as_deref()).await?;
             upload.fingerprint = new.fingerprint.clone();
@@ -195,12 +201,20 @@ pub async fn find(state: &AppState, p: &Principal, id: &str) -> ApiResult<Found>
     p.require_upload()?;
     let id = parse_id(id)?;
     match state.meta.get_tus_upload(id).await? {
-        Some(u) if p.owns_upload(u.owner.as_ref(), u.tenant.as_ref()) => {
-            if u.kind == TusKind::Single && u.is_complete() {
-                return finish::resume_completion(state, u).await;
+        Some(u) if p.owns_upload(u.owner.as_ref(), u.tenant.as_ref()) => match u.kind {
+            TusKind::Single if u.is_complete() => finish::resume_completion(state, u).await,
+            TusKind::Final if !u.is_complete() => {
+                // Its parts may all be complete with nobody concatenating them (a crash).
+                concat::concatenate_when_ready(state, u.id).await?;
+                let now = state
+                    .meta
+                    .get_tus_upload(u.id)
+                    .await?
+                    .ok_or_else(not_found)?;
+                Ok(Found::Active(now))
             }
-            Ok(Found::Active(u))
-        }
+            _ => Ok(Found::Active(u)),
+        },
         Some(_) => Err(not_found()),
         None => match state.meta.get_file(id).await? {
             Some(f)
@@ -226,7 +240,7 @@ pub async fn find_active(state: &AppState, p: &Principal, id: &str) -> ApiResult
 /// Terminates an unfinished upload: its bytes and its pending file go; afterwards it is 404.
 pub async fn terminate(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> {
     let upload = match find(state, p, id).await? {
-        Found::Active(u) if u.kind != TusKind::Final => u,
+        Found::Active(u) if !u.is_complete() || u.kind == TusKind::Partial => u,
         _ => {
             return Err(files::conflict(
                 "the upload is complete: it is a file now (delete it with DELETE /v1/files/{id})",
@@ -235,9 +249,15 @@ pub async fn terminate(state: &AppState, p: &Principal, id: &str) -> ApiResult<(
     };
     match upload.kind {
         TusKind::Partial => {
+            if let Some(f) = upload.final_id {
+                return Err(files::conflict(&format!(
+                    "this partial upload belongs to the final upload {f}; terminate that one"
+                )));
+            }
             state.meta.delete_tus_upload(upload.id).await?;
         }
-        _ => {
+        TusKind::Final => concat::terminate_final(state, &upload).await?,
+        TusKind::Single => {
             files::remove(state, upload.id, None).await?;
         }
     }
