@@ -8,6 +8,7 @@ pub mod health;
 mod json;
 pub mod public;
 mod query;
+pub mod ui;
 pub mod uploads;
 pub mod view;
 
@@ -41,6 +42,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/version", get(health::version))
+        .route("/ui/trove-components.js", get(ui::components))
+        .route("/ui/example", get(ui::example))
         .route(
             "/v1/buckets",
             get(buckets::list::handler).post(buckets::create::handler),
