@@ -396,7 +396,6 @@ function defaultEndpoint() {
 export const defaultI18n = {
   choose: 'Choose files',
   drop: 'Drop files here, or click to choose',
-  dropLabel: 'Upload files: drop them here or press Enter to choose',
   uploads: 'Uploads',
   pause: 'Pause',
   resume: 'Resume',
@@ -746,6 +745,7 @@ li { border: 1px solid var(--trove-border); border-radius: var(--trove-radius); 
 .fill { height: 100%; background: var(--trove-accent); transition: width 0.2s; }
 .actions { display: flex; gap: calc(var(--trove-spacing) / 2); }
 .actions button { padding: 0.2rem 0.6rem; font-size: 0.9em; }
+a { color: var(--trove-accent); }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 @media (prefers-reduced-motion: reduce) { .fill, .area { transition: none; } }
 `;
@@ -856,7 +856,7 @@ class TroveElement extends HTMLElement {
 /** Shared by the button and the drop zone: turning chosen files into uploads, within the rules. */
 class TroveUploadSource extends TroveElement {
   static get observedAttributes() {
-    return ['label', 'disabled', 'accept', 'multiple'];
+    return ['label', 'disabled', 'accept', 'multiple', 'directory'];
   }
 
   attributeChangedCallback() {
@@ -950,10 +950,9 @@ class TroveUploadSource extends TroveElement {
   /** @param {Event} e */
   picked(e) {
     const input = /** @type {HTMLInputElement} */ (e.target);
-    const files = Array.from(input.files || []).map((file) => ({
-      file,
-      relativePath: file.webkitRelativePath || undefined,
-    }));
+    const files = Array.from(input.files || [])
+      .map((file) => ({ file, relativePath: file.webkitRelativePath || undefined }))
+      .sort((a, b) => (a.relativePath && b.relativePath ? a.relativePath.localeCompare(b.relativePath) : 0));
     input.value = '';
     this.take(files);
   }
@@ -961,7 +960,9 @@ class TroveUploadSource extends TroveElement {
   inputHtml() {
     const accept = this.getAttribute('accept');
     const multiple = this.hasAttribute('multiple') || this.localName === 'trove-dropzone';
-    return `<input type="file" hidden tabindex="-1" ${multiple ? 'multiple' : ''} ${accept ? `accept="${escapeHtml(accept)}"` : ''}>`;
+    // `directory`: the selector picks a folder (every file inside, with its relative path).
+    const directory = this.hasAttribute('directory') ? 'webkitdirectory' : '';
+    return `<input type="file" hidden tabindex="-1" ${multiple ? 'multiple' : ''} ${directory} ${accept ? `accept="${escapeHtml(accept)}"` : ''}>`;
   }
 }
 
@@ -1034,7 +1035,7 @@ export class TroveDropzone extends TroveUploadSource {
     const label = this.getAttribute('label') || this.i18n.drop;
     this.root.innerHTML = `<style>${STYLE}</style>
       <div class="area" part="drop-area" role="button" tabindex="${this.disabled ? -1 : 0}"
-        aria-disabled="${this.disabled}" aria-label="${escapeHtml(this.getAttribute('label') || this.i18n.dropLabel)}">
+        aria-disabled="${this.disabled}">
         <slot>${escapeHtml(label)}</slot></div>
       ${this.inputHtml()}<div class="sr-only" aria-live="polite" part="announcer"></div>`;
     const area = /** @type {HTMLElement} */ (this.root.querySelector('.area'));
@@ -1076,11 +1077,23 @@ async function collect(entry, out) {
   for (const child of children) await collect(child, out);
 }
 
-/** `<trove-active-uploads>`: every upload of the group, with progress and actions. */
+/**
+ * @typedef {{li: HTMLLIElement, name: HTMLElement, size: HTMLElement, bar: HTMLElement,
+ *   fill: HTMLElement, status: HTMLElement, actions: HTMLElement, actionsKey: string}} Row
+ */
+
+/**
+ * `<trove-active-uploads>`: every upload of the group, with progress and actions. Rows are kept
+ * and updated in place, so a button under the pointer stays the same element while bytes move.
+ */
 export class TroveActiveUploads extends TroveElement {
   constructor() {
     super();
     this.frame = 0;
+    /** @type {Map<number, Row>} */
+    this.rows = new Map();
+    /** @type {HTMLUListElement | null} */
+    this.list = null;
     this.onChange = () => {
       if (!this.frame) this.frame = requestAnimationFrame(() => {
         this.frame = 0;
@@ -1089,52 +1102,80 @@ export class TroveActiveUploads extends TroveElement {
     };
   }
 
+  /** The list and the live region, made once. */
+  frameOnce() {
+    if (this.list) return this.list;
+    this.root.innerHTML = `<style>${STYLE}</style><ul part="list"></ul>
+      <div class="sr-only" aria-live="polite" part="announcer"></div>`;
+    const list = /** @type {HTMLUListElement} */ (this.root.querySelector('ul'));
+    list.addEventListener('click', (e) => {
+      const button = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (e.target).closest('button[data-act]'));
+      const item = button && this.manager.items.find((i) => String(i.id) === button.dataset.id);
+      if (!button || !item) return;
+      const m = this.manager;
+      const act = /** @type {'pause'|'resume'|'retry'|'cancel'|'dismiss'} */ (button.dataset.act);
+      ({ pause: () => m.pause(item), resume: () => m.resume(item), retry: () => m.resume(item), cancel: () => m.cancel(item), dismiss: () => m.dismiss(item) })[act]();
+    });
+    this.list = list;
+    return list;
+  }
+
+  /** @param {UploadItem} item @returns {Row} */
+  row(item) {
+    const existing = this.rows.get(item.id);
+    if (existing) return existing;
+    const li = document.createElement('li');
+    li.setAttribute('part', 'row');
+    li.innerHTML = `<div class="line"><span class="name" part="name"></span><span class="meta" part="size"></span></div>
+      <div class="track" part="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"><div class="fill"></div></div>
+      <div class="line"><span class="status" part="status"></span><span class="actions"></span></div>`;
+    /** @param {string} sel */
+    const q = (sel) => /** @type {HTMLElement} */ (li.querySelector(sel));
+    const row = { li, name: q('.name'), size: q('.meta'), bar: q('.track'), fill: q('.fill'), status: q('.status'), actions: q('.actions'), actionsKey: '' };
+    this.rows.set(item.id, row);
+    return row;
+  }
+
   render() {
     const t = this.i18n;
+    const list = this.frameOnce();
+    list.setAttribute('aria-label', t.uploads);
     const items = this.manager.items;
-    const rows = items.map((item) => {
-      const busy = ['uploading', 'stalled', 'retrying'].includes(item.state);
-      const name = escapeHtml(item.name);
-      /** @type {string[]} */
-      const actions = [];
-      /** @param {string} act @param {string} label */
-      const action = (act, label) =>
-        `<button class="secondary" part="action ${act}" data-act="${act}" data-id="${item.id}" aria-label="${escapeHtml(label)} ${name}">${escapeHtml(label)}</button>`;
-      if (busy || item.state === 'queued') actions.push(action('pause', t.pause));
-      if (item.state === 'paused') actions.push(action('resume', t.resume));
-      if (item.state === 'failed') actions.push(action('retry', t.retry));
-      if (item.state !== 'done') actions.push(action('cancel', t.cancel));
-      else actions.push(action('dismiss', t.dismiss));
-      const link = item.state === 'done' && item.result
-        ? `<a part="link" href="${escapeHtml(`${this.manager.client.endpoint}/v1/files/${item.result.id}/content`)}">${escapeHtml(t.open)}</a>`
-        : '';
-      const detail = busy && item.speed > 0
-        ? ` · ${t.formatSize(item.speed)}/s · ${t.formatTime(item.timeLeft)}`
-        : '';
-      const error = item.error ? ` — ${escapeHtml(item.error.message)}` : '';
-      return `<li part="row" data-state="${item.state}">
-        <div class="line"><span class="name" part="name">${name}</span>
-          <span class="meta" part="size">${t.formatSize(item.size)}</span></div>
-        <div class="track" part="bar" role="progressbar" aria-label="${name}" aria-valuemin="0" aria-valuemax="100"
-          aria-valuenow="${item.percent}"><div class="fill" style="width:${item.percent}%"></div></div>
-        <div class="line"><span class="status" part="status" data-state="${item.state}">${escapeHtml(t.states[item.state])}
-          ${item.state === 'uploading' ? `${item.percent} %` : ''}${detail}${error}</span>
-          <span class="actions">${link}${actions.join('')}</span></div></li>`;
-    });
-    this.root.innerHTML = `<style>${STYLE}</style>
-      <ul part="list" aria-label="${escapeHtml(t.uploads)}">${rows.join('')}</ul>
-      <div class="sr-only" aria-live="polite" part="announcer"></div>`;
-    for (const button of this.root.querySelectorAll('button[data-act]')) {
-      button.addEventListener('click', () => {
-        const b = /** @type {HTMLElement} */ (button);
-        const item = this.manager.items.find((i) => String(i.id) === b.dataset.id);
-        if (!item) return;
-        const m = this.manager;
-        ({ pause: () => m.pause(item), resume: () => m.resume(item), retry: () => m.resume(item), cancel: () => m.cancel(item), dismiss: () => m.dismiss(item) })[
-          /** @type {'pause'|'resume'|'retry'|'cancel'|'dismiss'} */ (b.dataset.act)
-        ]();
-      });
+    for (const [id, row] of this.rows) {
+      if (!items.some((i) => i.id === id)) {
+        row.li.remove();
+        this.rows.delete(id);
+      }
     }
+    items.forEach((item, index) => {
+      const row = this.row(item);
+      if (list.children[index] !== row.li) list.insertBefore(row.li, list.children[index] ?? null);
+      const busy = ['uploading', 'stalled', 'retrying'].includes(item.state);
+      row.li.dataset.state = item.state;
+      row.name.textContent = item.name;
+      row.size.textContent = t.formatSize(item.size);
+      row.bar.setAttribute('aria-label', item.name);
+      row.bar.setAttribute('aria-valuenow', String(item.percent));
+      row.fill.style.width = `${item.percent}%`;
+      row.status.dataset.state = item.state;
+      const detail = busy && item.speed > 0 ? ` · ${t.formatSize(item.speed)}/s · ${t.formatTime(item.timeLeft)}` : '';
+      row.status.textContent = `${t.states[item.state]}${item.state === 'uploading' ? ` ${item.percent} %` : ''}${detail}${item.error ? ` — ${item.error.message}` : ''}`;
+      /** @type {Array<[string, string]>} */
+      const acts = [];
+      if (busy || item.state === 'queued') acts.push(['pause', t.pause]);
+      if (item.state === 'paused') acts.push(['resume', t.resume]);
+      if (item.state === 'failed') acts.push(['retry', t.retry]);
+      acts.push(item.state === 'done' ? ['dismiss', t.dismiss] : ['cancel', t.cancel]);
+      const href = item.state === 'done' && item.result ? `${this.manager.client.endpoint}/v1/files/${item.result.id}/content` : '';
+      const key = JSON.stringify([acts, href]);
+      if (key !== row.actionsKey) {
+        row.actionsKey = key;
+        const name = escapeHtml(item.name);
+        row.actions.innerHTML = (href ? `<a part="link" href="${escapeHtml(href)}">${escapeHtml(t.open)}</a>` : '') +
+          acts.map(([act, label]) =>
+            `<button class="secondary" part="action ${act}" data-act="${act}" data-id="${item.id}" aria-label="${escapeHtml(label)} ${name}">${escapeHtml(label)}</button>`).join('');
+      }
+    });
   }
 }
 
