@@ -138,6 +138,13 @@ test('files chosen through the selector, dropped and pasted are uploaded', async
   assert.ok(events.some((/** @type {any} */ e) => e.type === 'progress'));
   const rows = await page.locator('#list li[data-state=done]').count();
   assert.equal(rows, 4, 'the list shows every finished upload');
+  // A finished upload links to its file, opened without the page's credentials (a signed URL).
+  const link = page.locator('#list li[data-state=done] a[data-file]').first();
+  const name = await page.locator('#list li[data-state=done] [part=name]').first().textContent();
+  const [popup] = await Promise.all([page.waitForEvent('popup'), link.click()]);
+  await popup.waitForURL(/\/v1\/signed\//);
+  const expected = { 'one.txt': 'first file', 'two.txt': 'second file', 'dropped.txt': 'dropped file', 'pasted.txt': 'pasted file' };
+  assert.equal((await popup.textContent('body'))?.trim(), expected[/** @type {keyof typeof expected} */ (name)]);
   await page.close();
 });
 

@@ -1109,6 +1109,23 @@ export class TroveActiveUploads extends TroveElement {
       <div class="sr-only" aria-live="polite" part="announcer"></div>`;
     const list = /** @type {HTMLUListElement} */ (this.root.querySelector('ul'));
     list.addEventListener('click', (e) => {
+      const link = /** @type {HTMLAnchorElement | null} */ (/** @type {HTMLElement} */ (e.target).closest('a[data-file]'));
+      if (link) {
+        // The content needs credentials: open it through a signed URL (or its public URL).
+        e.preventDefault();
+        const id = link.dataset.file || '';
+        const item = this.manager.items.find((i) => i.result?.id === id);
+        const opened = window.open('', '_blank');
+        this.manager.client
+          .signedUrl(id)
+          .then((signed) => signed.url)
+          .catch(() => item?.result?.url)
+          .then((url) => {
+            if (url && opened) opened.location.href = url;
+            else opened?.close();
+          });
+        return;
+      }
       const button = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (e.target).closest('button[data-act]'));
       const item = button && this.manager.items.find((i) => String(i.id) === button.dataset.id);
       if (!button || !item) return;
@@ -1166,12 +1183,13 @@ export class TroveActiveUploads extends TroveElement {
       if (item.state === 'paused') acts.push(['resume', t.resume]);
       if (item.state === 'failed') acts.push(['retry', t.retry]);
       acts.push(item.state === 'done' ? ['dismiss', t.dismiss] : ['cancel', t.cancel]);
-      const href = item.state === 'done' && item.result ? `${this.manager.client.endpoint}/v1/files/${item.result.id}/content` : '';
-      const key = JSON.stringify([acts, href]);
+      const fileId = item.state === 'done' && item.result ? String(item.result.id) : '';
+      const key = JSON.stringify([acts, fileId]);
       if (key !== row.actionsKey) {
         row.actionsKey = key;
         const name = escapeHtml(item.name);
-        row.actions.innerHTML = (href ? `<a part="link" href="${escapeHtml(href)}">${escapeHtml(t.open)}</a>` : '') +
+        const href = `${this.manager.client.endpoint}/v1/files/${encodeURIComponent(fileId)}`;
+        row.actions.innerHTML = (fileId ? `<a part="link" data-file="${escapeHtml(fileId)}" href="${escapeHtml(href)}">${escapeHtml(t.open)}</a>` : '') +
           acts.map(([act, label]) =>
             `<button class="secondary" part="action ${act}" data-act="${act}" data-id="${item.id}" aria-label="${escapeHtml(label)} ${name}">${escapeHtml(label)}</button>`).join('');
       }
