@@ -780,7 +780,8 @@ class TroveElement extends HTMLElement {
     this._token = undefined;
     /** @type {(() => Promise<string | null | undefined>) | undefined} */
     this._getToken = undefined;
-    this.onChange = () => this.render();
+    /** Called when the group's uploads change; only the list shows them. */
+    this.onChange = () => {};
   }
 
   /** @returns {I18n} */
@@ -957,24 +958,38 @@ class TroveUploadSource extends TroveElement {
     this.take(files);
   }
 
-  inputHtml() {
-    const accept = this.getAttribute('accept');
-    const multiple = this.hasAttribute('multiple') || this.localName === 'trove-dropzone';
+  /** The hidden file input, made once and kept in step with the attributes. */
+  syncInput() {
+    let input = /** @type {HTMLInputElement | null} */ (this.root.querySelector('input[type=file]'));
+    if (!input) {
+      input = document.createElement('input');
+      input.type = 'file';
+      input.hidden = true;
+      input.tabIndex = -1;
+      input.addEventListener('change', (e) => this.picked(e));
+      this.root.append(input);
+    }
+    input.multiple = this.hasAttribute('multiple') || this.localName === 'trove-dropzone';
     // `directory`: the selector picks a folder (every file inside, with its relative path).
-    const directory = this.hasAttribute('directory') ? 'webkitdirectory' : '';
-    return `<input type="file" hidden tabindex="-1" ${multiple ? 'multiple' : ''} ${directory} ${accept ? `accept="${escapeHtml(accept)}"` : ''}>`;
+    input.webkitdirectory = this.hasAttribute('directory');
+    const accept = this.getAttribute('accept');
+    if (accept) input.accept = accept;
+    else input.removeAttribute('accept');
   }
 }
 
 /** `<trove-upload>`: a button that opens the file selector. */
 export class TroveUpload extends TroveUploadSource {
   render() {
-    const label = this.getAttribute('label') || this.i18n.choose;
-    this.root.innerHTML = `<style>${STYLE}</style>
-      <button part="button" type="button" ${this.disabled ? 'disabled' : ''}>${escapeHtml(label)}</button>
-      ${this.inputHtml()}<div class="sr-only" aria-live="polite" part="announcer"></div>`;
-    this.root.querySelector('button')?.addEventListener('click', () => this.openPicker());
-    this.root.querySelector('input')?.addEventListener('change', (e) => this.picked(e));
+    if (!this.root.querySelector('button')) {
+      this.root.innerHTML = `<style>${STYLE}</style><button part="button" type="button"></button>
+        <div class="sr-only" aria-live="polite" part="announcer"></div>`;
+      this.root.querySelector('button')?.addEventListener('click', () => this.openPicker());
+    }
+    const button = /** @type {HTMLButtonElement} */ (this.root.querySelector('button'));
+    button.textContent = this.getAttribute('label') || this.i18n.choose;
+    button.disabled = this.disabled;
+    this.syncInput();
   }
 }
 
@@ -1032,21 +1047,25 @@ export class TroveDropzone extends TroveUploadSource {
   };
 
   render() {
-    const label = this.getAttribute('label') || this.i18n.drop;
-    this.root.innerHTML = `<style>${STYLE}</style>
-      <div class="area" part="drop-area" role="button" tabindex="${this.disabled ? -1 : 0}"
-        aria-disabled="${this.disabled}">
-        <slot>${escapeHtml(label)}</slot></div>
-      ${this.inputHtml()}<div class="sr-only" aria-live="polite" part="announcer"></div>`;
+    if (!this.root.querySelector('.area')) {
+      this.root.innerHTML = `<style>${STYLE}</style>
+        <div class="area" part="drop-area" role="button"><slot></slot></div>
+        <div class="sr-only" aria-live="polite" part="announcer"></div>`;
+      const area = /** @type {HTMLElement} */ (this.root.querySelector('.area'));
+      area.addEventListener('click', () => this.openPicker());
+      area.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          this.openPicker();
+        }
+      });
+    }
     const area = /** @type {HTMLElement} */ (this.root.querySelector('.area'));
-    area.addEventListener('click', () => this.openPicker());
-    area.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' || e.key === ' ') {
-        e.preventDefault();
-        this.openPicker();
-      }
-    });
-    this.root.querySelector('input')?.addEventListener('change', (e) => this.picked(e));
+    area.tabIndex = this.disabled ? -1 : 0;
+    area.setAttribute('aria-disabled', String(this.disabled));
+    const slot = /** @type {HTMLSlotElement} */ (this.root.querySelector('slot'));
+    slot.textContent = this.getAttribute('label') || this.i18n.drop;
+    this.syncInput();
   }
 }
 
