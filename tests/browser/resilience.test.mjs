@@ -111,6 +111,31 @@ test('an upload finishes on its own after the server was killed and started agai
   await page.close();
 });
 
+test('an upload waits while the browser is offline and goes on when it is back', async () => {
+  const data = randomBytes(24 * MIB);
+  const page = await examplePage();
+  await page.evaluate(() => document.getElementById('button')?.setAttribute('bucket', 'large'));
+  // Hold the second chunk until the browser has gone offline, so the cut is mid-upload.
+  let patches = 0;
+  /** @type {(v?: unknown) => void} */
+  let release = () => {};
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route('**/v1/tus/**', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches === 2) await held;
+    return route.continue().catch(() => undefined);
+  });
+  await page.locator('#button input[type=file]').setInputFiles([{ name: 'offline.bin', mimeType: 'application/octet-stream', buffer: data }]);
+  await page.waitForFunction(() => /** @type {any} */ (window).events.some((/** @type {any} */ e) => e.type === 'progress' && e.loaded >= 8 * 1024 * 1024));
+  await page.context().setOffline(true);
+  release();
+  await page.locator('#list li[data-state=stalled], #list li[data-state=retrying]').first().waitFor();
+  await page.context().setOffline(false);
+  const file = await success(page);
+  const stored = Buffer.from(await (await get(`/v1/files/${file.id}/content`)).arrayBuffer());
+  assert.equal(sha256(stored), sha256(data));
+  await page.close();
+});
+
 test('after a reload, choosing the same file again continues from the server\'s offset', async () => {
   const data = randomBytes(64 * MIB);
   const path = join(work, 'reloaded.bin');
