@@ -116,8 +116,11 @@ test('max-size, accept and max-files refuse files before sending them', async ()
 
 test('the drop zone opens the selector from the keyboard', async () => {
   const p = await page();
+  // Listening first turns on the interception of file choosers before the key is pressed.
+  const opened = p.waitForEvent('filechooser');
   await p.locator('#dropzone [part=drop-area]').focus();
-  const [chooser] = await Promise.all([p.waitForEvent('filechooser'), p.keyboard.press('Enter')]);
+  await p.keyboard.press('Enter');
+  const chooser = await opened;
   assert.ok(chooser.isMultiple());
   await chooser.setFiles([{ name: 'keyboard.txt', mimeType: 'text/plain', buffer: Buffer.from('typed') }]);
   const done = await nextEvent(p, 'success');

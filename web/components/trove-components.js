@@ -782,6 +782,8 @@ class TroveElement extends HTMLElement {
     this._getToken = undefined;
     /** Called when the group's uploads change; only the list shows them. */
     this.onChange = () => {};
+    /** @param {string} text */
+    this.announcer = (text) => this.say(text);
   }
 
   /** @returns {I18n} */
@@ -836,13 +838,15 @@ class TroveElement extends HTMLElement {
   connectedCallback() {
     this.configure();
     this.manager.addEventListener('change', this.onChange);
-    if (!this.manager.announce) this.manager.announce = (text) => this.say(text);
+    // One element of the group speaks for it, so that nothing is announced twice.
+    if (!this.manager.announce) this.manager.announce = this.announcer;
     this.render();
     if (this.token || this.getToken) this.manager.loadInterrupted();
   }
 
   disconnectedCallback() {
     this.manager.removeEventListener('change', this.onChange);
+    if (this.manager.announce === this.announcer) this.manager.announce = null;
   }
 
   /** @param {string} text */
