@@ -3,17 +3,11 @@
 // bucket's rules before any byte is sent, and a cancelled upload whose bytes leave the server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, userToken } from './harness.mjs';
 import { startTrove } from '../node/trove.mjs';
 
-/** The flags DEVELOPERS.md gives for Chromium on this kind of machine. */
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-];
 
 /** @type {import('../node/trove.mjs').Trove} */
 let trove;
@@ -24,13 +18,10 @@ let token;
 
 before(async () => {
   trove = await startTrove();
-  const bin = process.env.TROVE_BIN ?? join(import.meta.dirname, '..', '..', 'target', 'debug', 'trove');
-  token = execFileSync(bin, ['token', '--user', 'alice'], {
-    env: { PATH: process.env.PATH ?? '', TROVE_DATA_DIR: trove.dataDir },
-  }).toString().trim();
+  token = userToken(trove.dataDir, 'alice');
   const res = await api('POST', '/v1/buckets', { id: 'images', allowedMimeTypes: ['image/png'], maxUploadFileSize: 1000 }, true);
   assert.equal(res.status, 201);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 after(async () => {

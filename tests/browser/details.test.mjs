@@ -2,15 +2,9 @@
 // attributes, keyboard use, texts, announcements and error events.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, userToken } from './harness.mjs';
 import { startTrove } from '../node/trove.mjs';
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-];
 
 /** @type {import('../node/trove.mjs').Trove} */
 let trove;
@@ -21,11 +15,8 @@ let token;
 
 before(async () => {
   trove = await startTrove();
-  const bin = process.env.TROVE_BIN ?? join(import.meta.dirname, '..', '..', 'target', 'debug', 'trove');
-  token = execFileSync(bin, ['token', '--user', 'bob'], {
-    env: { PATH: process.env.PATH ?? '', TROVE_DATA_DIR: trove.dataDir },
-  }).toString().trim();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  token = userToken(trove.dataDir, 'bob');
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -2,22 +2,16 @@
 // token that expired, folders; and the example page's accessibility and looks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, userToken } from './harness.mjs';
 import { freePort, startTrove } from '../node/trove.mjs';
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-];
 const MIB = 1024 * 1024;
 const root = join(import.meta.dirname, '..', '..');
-const bin = process.env.TROVE_BIN ?? join(root, 'target', 'debug', 'trove');
 
 /** @type {import('../node/trove.mjs').Trove} */
 let trove;
@@ -32,16 +26,14 @@ const work = mkdtempSync(join(tmpdir(), 'trove-browser-'));
 before(async () => {
   addr = `127.0.0.1:${await freePort()}`;
   trove = await startTrove({ addr });
-  token = execFileSync(bin, ['token', '--user', 'alice'], {
-    env: { PATH: process.env.PATH ?? '', TROVE_DATA_DIR: trove.dataDir },
-  }).toString().trim();
+  token = userToken(trove.dataDir, 'alice');
   const res = await fetch(`${trove.url}/v1/buckets`, {
     method: 'POST',
     headers: { 'x-trove-admin-key': trove.adminKey, 'content-type': 'application/json' },
     body: JSON.stringify({ id: 'large', maxUploadFileSize: 1024 * MIB }),
   });
   assert.equal(res.status, 201);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 after(async () => {
