@@ -43,6 +43,29 @@ impl NewFile {
         ContentRules::new(&self.bucket, self.category.as_ref())
     }
 
+    /// The pending row of an upload whose bytes come later (direct and resumable uploads): the
+    /// type it declares (or its name implies) must be allowed already, and so must its announced
+    /// size, if any. The bytes are checked again when they arrive.
+    pub fn announced_row(
+        &self,
+        p: &Principal,
+        id: FileId,
+        size: Option<u64>,
+    ) -> ApiResult<FileRecord> {
+        let rules = self.rules();
+        let declared = mime::decide(&[], self.declared_type.as_deref(), &self.name);
+        rules.check_mime(&declared).map_err(api)?;
+        if let Some(size) = size {
+            rules.check_size(size).map_err(api)?;
+        }
+        let mut file = self.pending_row(p, declared)?;
+        file.id = id;
+        for a in &mut file.associations {
+            a.file_id = id;
+        }
+        Ok(file)
+    }
+
     /// The pending row for this file: defaults from the category, then the bucket.
     pub fn pending_row(&self, p: &Principal, mime_type: String) -> ApiResult<FileRecord> {
         let name = validate::file_name(&self.name)?;

@@ -105,13 +105,8 @@ pub async fn create(
         metadata: req.metadata.unwrap_or_else(|| serde_json::json!({})),
         associations: req.associations,
     };
-    let rules = new.rules();
-    let declared = mime::decide(&[], new.declared_type.as_deref(), &new.name);
-    rules.check_mime(&declared)?;
-    if let Some(size) = req.size {
-        rules.check_size(size)?;
-    }
-    let file = new.pending_row(p, declared.clone())?;
+    let file = new.announced_row(p, trove_core::FileId::new(), req.size)?;
+    let declared = file.mime_type.clone();
     let expires_at =
         time::now() + chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
     state.meta.insert_file(&file).await?;

@@ -52,13 +52,7 @@ pub(super) async fn create_final(
         Some(total) => rules.check_size(total)?,
         None => rules.check_size_max(parts.iter().map(|q| q.offset).sum())?,
     }
-    let declared = mime::decide(&[], new.file.declared_type.as_deref(), &new.file.name);
-    rules.check_mime(&declared)?;
-    let mut file = new.file.pending_row(p, declared)?;
-    file.id = upload.id;
-    for a in &mut file.associations {
-        a.file_id = upload.id;
-    }
+    let file = new.file.announced_row(p, upload.id, None)?;
     upload.kind = TusKind::Final;
     upload.offset = 0;
     upload.length = known;

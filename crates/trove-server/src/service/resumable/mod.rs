@@ -169,18 +169,7 @@ pub async fn create(state: &AppState, p: &Principal, req: Creation) -> ApiResult
         None => {
             let new = metadata::new_file(state, req.metadata.as_deref()).await?;
             upload.fingerprint = new.fingerprint.clone();
-            let rules = new.file.rules();
-            if let Some(len) = req.length {
-                rules.check_size(len)?;
-            }
-            let declared =
-                trove_core::mime::decide(&[], new.file.declared_type.as_deref(), &new.file.name);
-            rules.check_mime(&declared)?;
-            let mut file = new.file.pending_row(p, declared)?;
-            file.id = upload.id;
-            for a in &mut file.associations {
-                a.file_id = upload.id;
-            }
+            let file = new.file.announced_row(p, upload.id, req.length)?;
             state.meta.insert_tus_upload(&upload, Some(&file)).await?;
             Ok(upload)
         }
