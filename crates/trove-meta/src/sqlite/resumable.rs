@@ -13,6 +13,10 @@ use crate::{MetaError, TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, Up
 const TUS_COLUMNS: &str = "id, kind, owner_user_id, tenant_id, upload_offset, upload_length, \
      metadata, fingerprint, concat, final_id, created_at, updated_at";
 
+fn tus_rows(rows: &[SqliteRow]) -> Result<Vec<TusUpload>, MetaError> {
+    rows.iter().map(tus_from_row).collect()
+}
+
 fn tus_from_row(r: &SqliteRow) -> Result<TusUpload, MetaError> {
     let corrupt = |what: &str| MetaError::Backend(format!("unreadable {what} in tus_uploads"));
     let id: String = r.try_get("id").map_err(map_err)?;
@@ -91,14 +95,12 @@ impl SqliteMetaStore {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE final_id = ?"
         ));
-        sqlx::query(sql)
+        let rows = sqlx::query(sql)
             .bind(final_id.to_string())
             .fetch_all(&self.pool)
             .await
-            .map_err(map_err)?
-            .iter()
-            .map(tus_from_row)
-            .collect()
+            .map_err(map_err)?;
+        tus_rows(&rows)
     }
 
     pub(super) async fn tus_claim(
@@ -206,15 +208,13 @@ impl SqliteMetaStore {
             "SELECT {TUS_COLUMNS} FROM tus_uploads WHERE kind = 'partial' AND updated_at < ? \
              ORDER BY updated_at LIMIT ?"
         ));
-        sqlx::query(sql)
+        let rows = sqlx::query(sql)
             .bind(to_millis(stale_before))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
-            .map_err(map_err)?
-            .iter()
-            .map(tus_from_row)
-            .collect()
+            .map_err(map_err)?;
+        tus_rows(&rows)
     }
 
     pub(super) async fn tus_delete_stale_partial(

@@ -15,22 +15,24 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::{files, ingest};
 use crate::state::AppState;
 
-/// Hashes a stream, keeping its first bytes for MIME detection.
-async fn hash(mut stream: BlobStream, mut hasher: Option<Sha256>) -> ApiResult<(Vec<u8>, String)> {
-    let rehash = hasher.is_none();
-    let h = hasher.get_or_insert_with(Sha256::new);
+/// The first bytes of a stream (for MIME detection) and its SHA-256: the running hash when this
+/// process received every byte (the stream then holds only the first bytes), else hashed here.
+async fn sniff_and_hash(
+    mut stream: BlobStream,
+    running: Option<Sha256>,
+) -> ApiResult<(Vec<u8>, String)> {
+    let mut fresh = running.is_none().then(Sha256::new);
     let mut head = Vec::with_capacity(SNIFF_LEN);
     while let Some(chunk) = stream.try_next().await.map_err(ApiError::internal)? {
         if head.len() < SNIFF_LEN {
             head.extend_from_slice(&chunk[..chunk.len().min(SNIFF_LEN - head.len())]);
-        } else if !rehash {
-            break;
         }
-        if rehash {
+        if let Some(h) = fresh.as_mut() {
             h.update(&chunk);
         }
     }
-    let sha = hasher
+    let sha = running
+        .or(fresh)
         .map(|h| hex::encode(h.finalize()))
         .unwrap_or_default();
     Ok((head, sha))
@@ -71,7 +73,7 @@ pub(super) async fn complete(
         None => state.blobs.read(&key, range).await,
     }
     .map_err(blob_error)?;
-    let (head, sha) = hash(stream, hasher).await?;
+    let (head, sha) = sniff_and_hash(stream, hasher).await?;
     let mime_type = mime::decide(&head, Some(&file.mime_type), &file.name);
     if let Err(e) = rules.check_mime(&mime_type) {
         return Err(refuse(state, &file, e.into()).await);
