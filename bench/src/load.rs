@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -38,7 +38,6 @@ impl Stats {
 /// How long or how much.
 #[derive(Debug, Clone, Copy)]
 pub enum Amount {
-    For(Duration),
     /// Each worker makes this many requests.
     Each(u64),
 }
@@ -63,7 +62,6 @@ where
             let (mut n, mut failed, mut bytes) = (0u64, 0u64, 0u64);
             loop {
                 match amount {
-                    Amount::For(d) if start.elapsed() >= d => break,
                     Amount::Each(count) if n >= count => break,
                     _ => {}
                 }

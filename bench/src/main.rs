@@ -8,6 +8,8 @@ mod report;
 mod resumable;
 mod scale;
 mod scenarios;
+mod small;
+mod wrk;
 
 use std::path::PathBuf;
 

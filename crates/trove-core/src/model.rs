@@ -269,6 +269,12 @@ pub struct FileRecord {
     /// The blob revision holding the current content; internal.
     #[serde(skip)]
     pub revision: Option<RevisionId>,
+    /// The content itself, when it is small enough to live in the metadata store beside the row
+    /// (`TROVE_INLINE_MAX_BYTES`) rather than in the blob store. Written with the row; read back
+    /// only by the reads that serve content (`MetaStore::get_file_with_bucket`), `None` from the
+    /// others.
+    #[serde(skip)]
+    pub inline_content: Option<bytes::Bytes>,
 }
 
 impl FileRecord {

@@ -81,6 +81,9 @@ pub struct StoredContent {
     pub mime_type: String,
     pub checksum_sha256: String,
     pub etag: String,
+    /// The bytes themselves when they are kept in the metadata store, not the blob store: they are
+    /// durable once the write that records them commits.
+    pub inline: Option<bytes::Bytes>,
 }
 
 impl StoredContent {
@@ -92,7 +95,14 @@ impl StoredContent {
             mime_type,
             etag: trove_core::FileRecord::etag_for(&sha256),
             checksum_sha256: sha256,
+            inline: None,
         }
+    }
+
+    /// The same facts, with the bytes kept in the metadata store.
+    pub fn with_inline(mut self, bytes: bytes::Bytes) -> Self {
+        self.inline = Some(bytes);
+        self
     }
 }
 

@@ -10,6 +10,7 @@ use trove_core::{
 
 use crate::{FileChanges, MetaError, MetaStore, StoredContent};
 
+mod inline;
 mod resumable;
 mod uploads;
 mod writes;
@@ -38,6 +39,7 @@ pub async fn run_all(store: &dyn MetaStore) {
     resumable::tus_uploads(store).await;
     resumable::unfinished_listing(store).await;
     resumable::final_uploads(store).await;
+    inline::inline_contents(store).await;
 }
 
 pub(crate) fn bucket(id: &str) -> Bucket {
@@ -74,6 +76,7 @@ pub fn pending_file(bucket: &str) -> FileRecord {
         created_at: t,
         updated_at: t,
         revision: Some(RevisionId::new()),
+        inline_content: None,
     }
 }
 
@@ -84,6 +87,7 @@ pub(crate) fn content(revision: RevisionId, size: u64) -> StoredContent {
         mime_type: "application/pdf".into(),
         checksum_sha256: "ab".repeat(32),
         etag: format!("\"{}\"", "ab".repeat(32)),
+        inline: None,
     }
 }
 

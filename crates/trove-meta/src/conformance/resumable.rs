@@ -34,6 +34,7 @@ fn content(revision: RevisionId) -> StoredContent {
         mime_type: "application/pdf".into(),
         checksum_sha256: "00".repeat(32),
         etag: "\"x\"".into(),
+        inline: None,
     }
 }
 

@@ -150,6 +150,9 @@ async fn apply(conn: &mut SqliteConnection, op: &WriteOp) -> Result<(), MetaErro
             .await
             .map_err(map_err)?;
             if done.rows_affected() == 1 {
+                if let Some(data) = &c.inline {
+                    super::inline::put_on(conn, *id, c.revision, data).await?;
+                }
                 sqlx::query("DELETE FROM tus_uploads WHERE file_id = ? AND kind <> 'final'")
                     .bind(id.to_string())
                     .execute(&mut *conn)

@@ -25,7 +25,8 @@ impl SqliteMetaStore {
         id: FileId,
     ) -> Result<Option<(FileRecord, Bucket)>, MetaError> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "{FILE_SELECT_WITH_BUCKET} JOIN buckets b ON b.id = f.bucket_id WHERE f.id = ?"
+            "{FILE_SELECT_WITH_BUCKET} JOIN buckets b ON b.id = f.bucket_id \
+             LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision WHERE f.id = ?"
         ));
         let row = sqlx::query(sql)
             .bind(id.to_string())
@@ -34,10 +35,14 @@ impl SqliteMetaStore {
             .map_err(map_err)?;
         match row {
             None => Ok(None),
-            Some(r) => Ok(Some((
-                file_from_row(&r)?,
-                bucket_from_prefixed_row(&r, "b_")?,
-            ))),
+            Some(r) => {
+                let mut file = file_from_row(&r)?;
+                file.inline_content = r
+                    .try_get::<Option<Vec<u8>>, _>("inline_data")
+                    .map_err(map_err)?
+                    .map(bytes::Bytes::from);
+                Ok(Some((file, bucket_from_prefixed_row(&r, "b_")?)))
+            }
         }
     }
 
@@ -167,6 +172,11 @@ impl SqliteMetaStore {
         }
         let bucket: String = row.try_get("bucket_id").map_err(map_err)?;
         let revision: Option<String> = row.try_get("revision").map_err(map_err)?;
+        let was_inline = super::inline::holds_on(&mut tx, id, revision.as_deref()).await?;
+        match &c.inline {
+            Some(data) => super::inline::put_on(&mut tx, id, c.revision, data).await?,
+            None => super::inline::drop_on(&mut tx, id).await?,
+        }
         sqlx::query(
             "UPDATE files SET size = ?, mime_type = ?, checksum_sha256 = ?, etag = ?, revision = ?, \
              updated_at = ? WHERE id = ?",
@@ -181,7 +191,10 @@ impl SqliteMetaStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let old_key = blob_key_of(bucket, id, revision)?;
+        let old_key = match was_inline {
+            true => None,
+            false => blob_key_of(bucket, id, revision)?,
+        };
         if let Some(key) = &old_key {
             queue_deletion(&mut tx, key).await?;
         }
@@ -216,6 +229,7 @@ impl SqliteMetaStore {
             }
             _ => {}
         }
+        let inline = super::inline::holds_on(&mut tx, id, file.revision.map(|r| r.to_string()).as_deref()).await?;
         // The key queued is the one the deleting statement saw, whatever was read before.
         let Some(row) = sqlx::query("DELETE FROM files WHERE id = ? RETURNING bucket_id, revision")
             .bind(id.to_string())
@@ -225,11 +239,15 @@ impl SqliteMetaStore {
         else {
             return Ok(None);
         };
-        let key = blob_key_of(
-            row.try_get("bucket_id").map_err(map_err)?,
-            id,
-            row.try_get("revision").map_err(map_err)?,
-        )?;
+        // Inline bytes go with the row (`ON DELETE CASCADE`); only a blob needs deleting.
+        let key = match inline {
+            true => None,
+            false => blob_key_of(
+                row.try_get("bucket_id").map_err(map_err)?,
+                id,
+                row.try_get("revision").map_err(map_err)?,
+            )?,
+        };
         if let Some(key) = &key {
             queue_deletion(&mut tx, key).await?;
         }
@@ -316,6 +334,9 @@ pub(super) async fn insert_on(
         .execute(&mut *conn)
         .await
         .map_err(map_err)?;
+    if let (Some(data), Some(revision)) = (&f.inline_content, f.revision) {
+        super::inline::put_on(conn, f.id, revision, data).await?;
+    }
     for a in &f.associations {
         sqlx::query(
             "INSERT INTO file_associations (id, file_id, entity_name, entity_reference, created_at) \
@@ -345,4 +366,4 @@ const FILE_SELECT_WITH_BUCKET: &str = "SELECT f.id, f.bucket_id, f.name, f.mime_
      b.min_upload_file_size AS b_min_upload_file_size, b.max_upload_file_size AS b_max_upload_file_size, \
      b.presigned_urls_enabled AS b_presigned_urls_enabled, b.allowed_mime_types AS b_allowed_mime_types, \
      b.default_visibility AS b_default_visibility, b.created_at AS b_created_at, \
-     b.updated_at AS b_updated_at FROM files f";
+     b.updated_at AS b_updated_at, c.data AS inline_data FROM files f";

@@ -7,6 +7,7 @@ mod associations;
 mod categories;
 mod committer;
 mod files;
+mod inline;
 mod list;
 mod open;
 mod resumable;

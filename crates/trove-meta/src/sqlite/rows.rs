@@ -96,6 +96,7 @@ pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRecord, MetaError> {
             )),
             None => None,
         },
+        inline_content: None,
     })
 }
 

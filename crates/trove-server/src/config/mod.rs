@@ -61,6 +61,13 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+/// Contents up to this size live in the metadata database by default; see docs/benchmarks.md for
+/// the measurement behind it.
+pub const DEFAULT_INLINE_MAX_BYTES: u64 = 16 * 1024;
+/// The largest inline threshold accepted: every upload holds up to this much in memory before it
+/// knows where its bytes go.
+pub const MAX_INLINE_MAX_BYTES: u64 = 1024 * 1024;
+
 /// The server's configuration, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -81,6 +88,9 @@ pub struct Config {
     pub limits: ConnectionLimits,
     /// Seconds a direct upload stays open (`TROVE_UPLOAD_EXPIRY`).
     pub upload_expiry_secs: u64,
+    /// Contents up to this many bytes are kept in the metadata database with their row instead of
+    /// in the blob store (`TROVE_INLINE_MAX_BYTES`; 0 keeps every content in the blob store).
+    pub inline_max_bytes: u64,
     /// Keys for signed URLs (`TROVE_SIGNING_KEY`, comma-separated, at least 32 bytes each); the first
     /// signs. Generated into the data directory when unset.
     pub signing_keys: Vec<String>,
@@ -271,6 +281,18 @@ impl Config {
             })?,
             None => 3600,
         };
+        let inline_max_bytes = number(
+            "inline_max_bytes",
+            DEFAULT_INLINE_MAX_BYTES,
+            0,
+            "a number of bytes",
+        )?;
+        if inline_max_bytes > MAX_INLINE_MAX_BYTES {
+            return Err(bad(
+                "TROVE_INLINE_MAX_BYTES",
+                format!("must be at most {MAX_INLINE_MAX_BYTES} bytes (a body up to this size is held in memory while it arrives)"),
+            ));
+        }
         let signing_keys: Vec<String> = get("signing_key")
             .map(|v| {
                 v.split(',')
@@ -307,6 +329,7 @@ impl Config {
             max_files_per_request,
             limits,
             upload_expiry_secs,
+            inline_max_bytes,
             signing_keys,
         })
     }

@@ -110,6 +110,7 @@ impl NewFile {
             created_at: now,
             updated_at: now,
             revision: Some(RevisionId::new()),
+            inline_content: None,
         })
     }
 }
@@ -126,13 +127,30 @@ pub fn check_declared(rules: &ContentRules, content_length: Option<u64>) -> ApiR
     }
 }
 
-/// A body whose first bytes have been read for MIME detection.
+/// A body whose first bytes have been read: enough to decide the MIME type and, when it ends within
+/// the inline threshold, all of it.
 struct Peeked<S> {
     head: Vec<Bytes>,
+    head_len: u64,
+    /// The body ended within `head`.
+    ended: bool,
     rest: S,
 }
 
 impl<S> Peeked<S> {
+    /// The whole body, when it ended within the inline threshold (`TROVE_INLINE_MAX_BYTES`): such
+    /// content is kept in the metadata store with its row, where one group commit makes dozens of
+    /// uploads durable at once and a download reads it with the row.
+    fn whole(&self, inline_max: u64) -> Option<Bytes> {
+        if inline_max == 0 || !self.ended || self.head_len > inline_max {
+            return None;
+        }
+        Some(match self.head.as_slice() {
+            [one] => one.clone(),
+            many => Bytes::from(many.concat()),
+        })
+    }
+
     fn head_bytes(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(SNIFF_LEN);
         for chunk in &self.head {
@@ -170,15 +188,19 @@ pub(crate) fn idle_timeout(state: &AppState) -> std::time::Duration {
     std::time::Duration::from_secs(state.config.limits.body_timeout_secs)
 }
 
+/// Reads the first bytes of a body: enough to sniff its type, and up to one byte past the inline
+/// threshold, so that a small body is known to be whole before anything is stored.
 async fn peek<S, E>(state: &AppState, mut body: S, rules: &ContentRules) -> ApiResult<Peeked<S>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let idle = idle_timeout(state);
+    let want = (SNIFF_LEN as u64).max(state.config.inline_max_bytes + 1);
     let mut head = Vec::new();
     let mut head_len = 0u64;
-    while head_len < SNIFF_LEN as u64 {
+    let mut ended = false;
+    while head_len < want {
         match next_chunk(&mut body, idle).await? {
             Some(chunk) => {
                 head_len += chunk.len() as u64;
@@ -187,10 +209,30 @@ where
                 }
                 head.push(chunk);
             }
-            None => break,
+            None => {
+                ended = true;
+                break;
+            }
         }
     }
-    Ok(Peeked { head, rest: body })
+    Ok(Peeked {
+        head,
+        head_len,
+        ended,
+        rest: body,
+    })
+}
+
+/// The facts of a whole body kept inline, once it passes the size rules.
+fn inline_content(
+    rules: &ContentRules,
+    revision: RevisionId,
+    mime_type: String,
+    bytes: Bytes,
+) -> ApiResult<StoredContent> {
+    rules.check_size(bytes.len() as u64).map_err(api)?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    Ok(StoredContent::new(revision, bytes.len() as u64, mime_type, sha).with_inline(bytes))
 }
 
 fn body_error(e: impl std::fmt::Display) -> ApiError {
@@ -222,7 +264,9 @@ pub(crate) async fn make_ready(
     match state.meta.complete_upload(id, content, time::now()).await {
         Ok(ready) => Ok(ready),
         Err(trove_meta::MetaError::Stale(_)) => {
-            files::delete_blob_now(state, key).await;
+            if content.inline.is_none() {
+                files::delete_blob_now(state, key).await;
+            }
             Err(upload_gone())
         }
         Err(e) => Err(e.into()),
@@ -248,7 +292,7 @@ where
     let mut writer = state.blobs.writer(key).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let Peeked { head, mut rest } = body;
+    let Peeked { head, mut rest, .. } = body;
     let mut pending = head.into_iter();
     let outcome: ApiResult<()> = async {
         loop {
@@ -308,6 +352,9 @@ where
     let peeked = peek(state, body, rules).await?;
     let mime_type = mime::decide(&peeked.head_bytes(), declared_type, &file.name);
     rules.check_mime(&mime_type).map_err(api)?;
+    if let Some(bytes) = peeked.whole(state.config.inline_max_bytes) {
+        return inline_content(rules, revision, mime_type, bytes);
+    }
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
     let lease = (file.status == FileStatus::UploadPending).then_some(file.id);
     let (size, sha) = write_blob(state, &key, peeked, rules, lease).await?;
@@ -338,6 +385,23 @@ where
     rules.check_mime(&mime_type).map_err(api)?;
     let file = new.pending_row(p, mime_type.clone())?;
     let revision = file.revision.unwrap_or_default();
+    if let Some(bytes) = peeked.whole(state.config.inline_max_bytes) {
+        // The whole body is here: the row goes in ready, with its bytes, in one durable write.
+        let content = inline_content(&rules, revision, mime_type, bytes)?;
+        let mut ready = FileRecord {
+            status: FileStatus::Ready,
+            is_uploaded: true,
+            size: content.size,
+            mime_type: content.mime_type,
+            etag: content.etag,
+            checksum_sha256: Some(content.checksum_sha256),
+            inline_content: content.inline,
+            ..file
+        };
+        state.meta.insert_file(&ready).await?;
+        ready.inline_content = None;
+        return Ok(ready);
+    }
     state.meta.insert_file(&file).await?;
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
     let (size, sha) = match write_blob(state, &key, peeked, &rules, Some(file.id)).await {
@@ -437,11 +501,13 @@ where
         }
         Err(e) => {
             // The file vanished or changed state meanwhile: the new blob belongs to nobody.
-            files::delete_blob_now(
-                state,
-                &FileRecord::blob_key(&file.bucket_id, file.id, revision),
-            )
-            .await;
+            if content.inline.is_none() {
+                files::delete_blob_now(
+                    state,
+                    &FileRecord::blob_key(&file.bucket_id, file.id, revision),
+                )
+                .await;
+            }
             match e {
                 trove_meta::MetaError::Stale(_) => Err(ApiError::not_found("file")),
                 other => Err(other.into()),

@@ -39,6 +39,11 @@ impl TestAppBuilder {
         self
     }
 
+    /// Every content in the blob store, however small: for tests of the blob store itself.
+    pub fn blobs_only(self) -> Self {
+        self.config(|c| c.inline_max_bytes = 0)
+    }
+
     pub async fn start(self) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_tests(dir.path());

@@ -1,5 +1,6 @@
-//! Crash safety: SIGKILL during an upload, restart, and check that every `ready` file has its full
-//! blob, acknowledged files are intact, and the interrupted upload is never served.
+//! Crash safety: SIGKILL during uploads, restart, and check that every `ready` file has its whole
+//! content (a blob, or bytes kept inline in the database for small files), every acknowledged file
+//! is intact, and the interrupted upload is never served.
 
 use std::time::Duration;
 
@@ -37,10 +38,10 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
             .send()
     };
 
-    // Acknowledged before the crash.
+    // Acknowledged before the crash: small files (kept inline) and larger ones (blobs).
     let mut acknowledged = Vec::new();
-    for i in 0..5 {
-        let content = format!("file number {i}").repeat(1000);
+    for i in 0..8 {
+        let content = format!("file number {i}").repeat(if i < 5 { 100 } else { 10_000 });
         let res = upload(reqwest::Body::from(content.clone()), &format!("f{i}.txt"))
             .await
             .unwrap();
@@ -60,8 +61,52 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
         staged_bytes(dir.path()) > 0
     })
     .await;
+    // Small uploads racing the kill, acknowledged in group commits: whatever got its 201 must
+    // survive, whatever did not may or may not.
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let racing: Vec<_> = (0..8)
+        .map(|w| {
+            let (client, url, key, acked) = (
+                client.clone(),
+                server.url.clone(),
+                server.admin_key.clone(),
+                acked.clone(),
+            );
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                for n in 0.. {
+                    let content = format!("racing {w}/{n}");
+                    let res = client
+                        .post(format!("{url}/v1/files?name=r{w}-{n}.txt"))
+                        .header("x-trove-admin-key", &key)
+                        .header("content-type", "text/plain")
+                        .body(content.clone())
+                        .send()
+                        .await;
+                    match res {
+                        Ok(r) if r.status() == 201 => {
+                            let f: Value = r.json().await.unwrap();
+                            done.push((f["id"].as_str().unwrap().to_owned(), content));
+                            acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        _ => break,
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    let before_kill = acknowledged.len();
+    wait_until(30, "racing uploads under way", || {
+        acked.load(std::sync::atomic::Ordering::SeqCst) >= 32
+    })
+    .await;
     server.kill();
     drop(tx);
+    for r in racing {
+        acknowledged.extend(r.await.unwrap());
+    }
+    assert!(acknowledged.len() >= before_kill);
     let outcome = in_flight.await.unwrap();
     assert!(
         outcome.is_err() || outcome.is_ok_and(|r| !r.status().is_success()),
@@ -82,7 +127,10 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
     ))
     .await
     .unwrap();
-    let rows = sqlx::query("SELECT id, bucket_id, revision, size, status FROM files")
+    let rows = sqlx::query(
+        "SELECT f.id, f.bucket_id, f.revision, f.size, f.status, length(c.data) AS inline_len \
+         FROM files f LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision",
+    )
         .fetch_all(&pool)
         .await
         .unwrap();
@@ -94,6 +142,10 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
             let revision: String = row.get("revision");
             let size: i64 = row.get("size");
             let bucket: String = row.get("bucket_id");
+            if let Some(inline) = row.get::<Option<i64>, _>("inline_len") {
+                assert_eq!(inline, size, "ready file {id} has its whole inline content");
+                continue;
+            }
             let path = dir
                 .path()
                 .join("blobs")
@@ -124,7 +176,7 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(res.status(), 200, "acknowledged file {id} survived");
         let body = res.bytes().await.unwrap();
         assert_eq!(
             hex::encode(Sha256::digest(&body)),

@@ -226,7 +226,7 @@ async fn conditionals() {
 
 #[tokio::test]
 async fn replaced_content_gets_a_new_etag_and_old_validators_stop_matching() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().blobs_only().start().await;
     let (id, etag) = file(&app, "name=a.txt").await;
     let res = app
         .request(Method::PUT, &format!("/v1/files/{id}/content"), &Who::Admin)

@@ -14,6 +14,7 @@ mod direct_uploads;
 mod download;
 mod failures;
 mod graphql;
+mod inline;
 mod key_sets;
 mod large;
 mod limits;

@@ -149,7 +149,7 @@ async fn multipart_with_several_files_common_fields_and_per_file_metadata() {
 
 #[tokio::test]
 async fn multipart_failure_keeps_earlier_files_and_lists_them() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().blobs_only().start().await;
     app.create_bucket(json!({"id": "small", "maxUploadFileSize": 10}))
         .await;
     let form = Form::new()
@@ -284,7 +284,7 @@ async fn patch_changes_fields_and_validates_them() {
 
 #[tokio::test]
 async fn delete_removes_row_and_blob() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().blobs_only().start().await;
     let f = app
         .upload(&Who::Admin, "name=a.txt", "text/plain", "x")
         .await;

@@ -11,7 +11,7 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0
 
 #[tokio::test]
 async fn size_limits() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().blobs_only().start().await;
     app.create_bucket(json!({"id": "sized", "minUploadFileSize": 3, "maxUploadFileSize": 10}))
         .await;
     app.create_bucket(json!({"id": "empty-ok", "minUploadFileSize": 0}))
@@ -65,7 +65,7 @@ async fn size_limits() {
 
 #[tokio::test]
 async fn mime_rules() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().blobs_only().start().await;
     app.create_bucket(json!({"id": "images", "allowedMimeTypes": ["image/*", "application/pdf"]}))
         .await;
     let f = app
