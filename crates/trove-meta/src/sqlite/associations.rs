@@ -6,7 +6,9 @@ use trove_core::time::{from_millis, to_millis};
 use trove_core::{Association, EntityRef, FileId, FileRecord, ListScope};
 use uuid::Uuid;
 
-use super::rows::{file_from_row, map_err};
+use super::list::files_of;
+use super::rows::map_err;
+use super::sql::Sql;
 use super::scope::push_scope;
 use super::{FILE_SELECT, SqliteMetaStore};
 use crate::MetaError;
@@ -79,7 +81,7 @@ impl SqliteMetaStore {
         let columns = FILE_SELECT
             .strip_suffix(" FROM files f")
             .ok_or_else(|| MetaError::Backend("FILE_SELECT changed shape".into()))?;
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        let mut qb = Sql::new(format!(
             "{columns} FROM file_associations a CROSS JOIN files f ON f.id = a.file_id"
         ));
         qb.push(" WHERE a.entity_name = ")
@@ -91,13 +93,10 @@ impl SqliteMetaStore {
         push_scope(&mut qb, scope);
         qb.push(" ORDER BY a.file_id LIMIT ")
             .push_bind(i64::from(limit));
-        qb.build()
-            .fetch_all(&self.pool)
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.read(|conn| files_of(conn, &qb)))
             .await
-            .map_err(map_err)?
-            .iter()
-            .map(file_from_row)
-            .collect()
+            .map_err(|e| MetaError::Backend(format!("listing task failed: {e}")))?
     }
 
     pub(super) async fn unlink(&self, e: &EntityRef, files: &[FileId]) -> Result<u64, MetaError> {

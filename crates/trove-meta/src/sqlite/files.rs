@@ -7,7 +7,9 @@ use trove_core::time::to_millis;
 use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId};
 
 use super::committer::WriteOp;
-use super::rows::{bucket_from_prefixed_row, file_from_row, map_err};
+use super::list::files_of;
+use super::rows::{bucket_from_prefixed_row, file_from_row, map_err, map_read_err};
+use super::sql::Sql;
 use super::{FILE_SELECT, SqliteMetaStore, begin_immediate, queue_deletion};
 use crate::{FileChanges, MetaError, StoredContent};
 
@@ -17,33 +19,36 @@ const INSERT_FILE: &str = "INSERT INTO files (id, bucket_id, name, mime_type, si
 
 impl SqliteMetaStore {
     pub(super) async fn fetch_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
-        fetch_on(&self.pool, id).await
+        let mut sql = Sql::new(format!("{FILE_SELECT} WHERE f.id = "));
+        sql.push_bind(id.to_string());
+        self.readers
+            .read(|conn| files_of(conn, &sql))
+            .map(|files| files.into_iter().next())
     }
 
     pub(super) async fn fetch_file_with_bucket(
         &self,
         id: FileId,
     ) -> Result<Option<(FileRecord, Bucket)>, MetaError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "{FILE_SELECT_WITH_BUCKET} JOIN buckets b ON b.id = f.bucket_id \
-             LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision WHERE f.id = ?"
-        ));
-        let row = sqlx::query(sql)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        match row {
-            None => Ok(None),
-            Some(r) => {
-                let mut file = file_from_row(&r)?;
-                file.inline_content = r
-                    .try_get::<Option<Vec<u8>>, _>("inline_data")
-                    .map_err(map_err)?
-                    .map(bytes::Bytes::from);
-                Ok(Some((file, bucket_from_prefixed_row(&r, "b_")?)))
-            }
-        }
+        self.readers.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "{FILE_SELECT_WITH_BUCKET} JOIN buckets b ON b.id = f.bucket_id \
+                     LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision \
+                     WHERE f.id = ?"
+                ))
+                .map_err(map_read_err)?;
+            let mut rows = stmt.query([id.to_string()]).map_err(map_read_err)?;
+            let Some(r) = rows.next().map_err(map_read_err)? else {
+                return Ok(None);
+            };
+            let mut file = file_from_row(r)?;
+            file.inline_content = r
+                .get::<_, Option<Vec<u8>>>("inline_data")
+                .map_err(map_read_err)?
+                .map(bytes::Bytes::from);
+            Ok(Some((file, bucket_from_prefixed_row(r, "b_")?)))
+        })
     }
 
     pub(super) async fn page_of_bucket(

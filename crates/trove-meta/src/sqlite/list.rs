@@ -1,10 +1,10 @@
 //! Listings on SQLite: the query's scope, filters, order and keyset cursor as one SQL statement.
 
-use sqlx::{QueryBuilder, Row, Sqlite};
 use trove_core::listing::{CursorValue, FileFilter, ListScope, MimeFilter, Order, OrderBy};
 use trove_core::{FileQuery, FileRecord, FileStatus};
 
-use super::rows::{file_from_row, map_err};
+use super::rows::{file_from_row, map_read_err};
+use super::sql::Sql;
 use super::scope::{push_branch, push_scope};
 use super::{FILE_SELECT, SqliteMetaStore};
 use crate::{FilePage, MetaError};
@@ -18,7 +18,7 @@ fn column(o: OrderBy) -> &'static str {
     }
 }
 
-fn push_filters(qb: &mut QueryBuilder<Sqlite>, f: &FileFilter) {
+fn push_filters(qb: &mut Sql, f: &FileFilter) {
     if let Some(b) = &f.bucket_id {
         qb.push(" AND f.bucket_id = ").push_bind(b.0.clone());
     }
@@ -38,16 +38,16 @@ fn push_filters(qb: &mut QueryBuilder<Sqlite>, f: &FileFilter) {
             .push_bind(u.0.clone());
     }
     if let Some(v) = f.visibility {
-        qb.push(" AND f.visibility = ").push_bind(v.as_str());
+        qb.push(" AND f.visibility = ").push_bind(v.as_str().to_owned());
     }
     if let Some(a) = f.access {
-        qb.push(" AND f.access = ").push_bind(a.as_str());
+        qb.push(" AND f.access = ").push_bind(a.as_str().to_owned());
     }
     match f.status {
-        Some(s) => qb.push(" AND f.status = ").push_bind(s.as_str()),
+        Some(s) => qb.push(" AND f.status = ").push_bind(s.as_str().to_owned()),
         None => qb
             .push(" AND f.status <> ")
-            .push_bind(FileStatus::UploadPending.as_str()),
+            .push_bind(FileStatus::UploadPending.as_str().to_owned()),
     };
     match &f.mime_type {
         Some(MimeFilter::Exact(m)) => {
@@ -101,7 +101,7 @@ fn push_filters(qb: &mut QueryBuilder<Sqlite>, f: &FileFilter) {
 }
 
 /// Appends the keyset condition as a row value, which SQLite turns into an index range.
-fn push_cursor(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery) {
+fn push_cursor(qb: &mut Sql, q: &FileQuery) {
     if let Some(c) = &q.cursor {
         let cmp = if q.order == Order::Desc { "<" } else { ">" };
         qb.push(format!(" AND ({}, f.id) {cmp} (", column(q.order_by)));
@@ -124,7 +124,7 @@ fn order_clause(q: &FileQuery) -> String {
 
 /// One statement of a page: the filters, the cursor, the order and a limit, after a `WHERE`
 /// condition the caller has pushed (the scope, or one side of it).
-fn finish_page(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery, rows: i64) {
+fn finish_page(qb: &mut Sql, q: &FileQuery, rows: i64) {
     push_filters(qb, &q.filter);
     push_cursor(qb, q);
     qb.push(order_clause(q)).push(" LIMIT ").push_bind(rows);
@@ -133,10 +133,10 @@ fn finish_page(qb: &mut QueryBuilder<Sqlite>, q: &FileQuery, rows: i64) {
 /// The statements of a page. A user's scope is a union of branches ("own files", "shared in my
 /// tenant"); each has its own index ordered by creation time, so each is its own ordered, limited
 /// query and the short lists are merged here (an OR in one statement makes SQLite sort every match).
-fn page_queries(q: &FileQuery, rows: i64) -> Vec<QueryBuilder<Sqlite>> {
+fn page_queries(q: &FileQuery, rows: i64) -> Vec<Sql> {
     match &q.scope {
         ListScope::All => {
-            let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+            let mut qb = Sql::new(FILE_SELECT);
             qb.push(" WHERE 1 = 1");
             finish_page(&mut qb, q, rows);
             vec![qb]
@@ -144,7 +144,7 @@ fn page_queries(q: &FileQuery, rows: i64) -> Vec<QueryBuilder<Sqlite>> {
         ListScope::Branches(branches) => branches
             .iter()
             .map(|branch| {
-                let mut qb = QueryBuilder::<Sqlite>::new(FILE_SELECT);
+                let mut qb = Sql::new(FILE_SELECT);
                 qb.push(" WHERE ");
                 push_branch(&mut qb, branch);
                 finish_page(&mut qb, q, rows);
@@ -171,40 +171,65 @@ fn listing_order(q: &FileQuery, a: &FileRecord, b: &FileRecord) -> std::cmp::Ord
 }
 
 impl SqliteMetaStore {
+    /// A page of a listing, on the blocking pool: a filter may make SQLite walk many rows.
     pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
-        let offset = q.offset.unwrap_or(0).min(trove_core::listing::MAX_OFFSET) as usize;
-        let rows = i64::from(q.limit) + 1 + offset as i64;
-        let mut files: Vec<FileRecord> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for mut qb in page_queries(q, rows) {
-            for row in qb.build().fetch_all(&self.pool).await.map_err(map_err)? {
-                let f = file_from_row(&row)?;
-                if seen.insert(f.id) {
-                    files.push(f);
-                }
+        let readers = self.readers.clone();
+        let q = q.clone();
+        tokio::task::spawn_blocking(move || readers.read(|conn| list_on(conn, &q)))
+            .await
+            .map_err(|e| MetaError::Backend(format!("listing task failed: {e}")))?
+    }
+}
+
+/// Runs `sql` and decodes every row as a file.
+pub(super) fn files_of(
+    conn: &rusqlite::Connection,
+    sql: &Sql,
+) -> Result<Vec<FileRecord>, MetaError> {
+    let mut stmt = conn.prepare_cached(sql.text()).map_err(map_read_err)?;
+    let mut rows = stmt.query(sql.params()).map_err(map_read_err)?;
+    let mut files = Vec::new();
+    while let Some(row) = rows.next().map_err(map_read_err)? {
+        files.push(file_from_row(row)?);
+    }
+    Ok(files)
+}
+
+fn list_on(conn: &rusqlite::Connection, q: &FileQuery) -> Result<FilePage, MetaError> {
+    let offset = q.offset.unwrap_or(0).min(trove_core::listing::MAX_OFFSET) as usize;
+    let rows = i64::from(q.limit) + 1 + offset as i64;
+    let mut files: Vec<FileRecord> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for qb in page_queries(q, rows) {
+        for f in files_of(conn, &qb)? {
+            if seen.insert(f.id) {
+                files.push(f);
             }
         }
-        files.sort_by(|a, b| listing_order(q, a, b));
-        files.drain(..offset.min(files.len()));
-        let more = files.len() > q.limit as usize;
-        files.truncate(q.limit as usize);
-        let next_cursor = match (more, files.last()) {
-            (true, Some(last)) => Some(q.cursor_after(last).encode()),
-            _ => None,
-        };
-        let total_count = if q.count {
-            let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM files f WHERE 1 = 1");
-            push_scope(&mut qb, &q.scope);
-            push_filters(&mut qb, &q.filter);
-            let row = qb.build().fetch_one(&self.pool).await.map_err(map_err)?;
-            Some(row.try_get::<i64, _>(0).map_err(map_err)? as u64)
-        } else {
-            None
-        };
-        Ok(FilePage {
-            files,
-            next_cursor,
-            total_count,
-        })
     }
+    files.sort_by(|a, b| listing_order(q, a, b));
+    files.drain(..offset.min(files.len()));
+    let more = files.len() > q.limit as usize;
+    files.truncate(q.limit as usize);
+    let next_cursor = match (more, files.last()) {
+        (true, Some(last)) => Some(q.cursor_after(last).encode()),
+        _ => None,
+    };
+    let total_count = if q.count {
+        let mut qb = Sql::new("SELECT COUNT(*) FROM files f WHERE 1 = 1");
+        push_scope(&mut qb, &q.scope);
+        push_filters(&mut qb, &q.filter);
+        let n: i64 = conn
+            .prepare_cached(qb.text())
+            .and_then(|mut s| s.query_row(qb.params(), |r| r.get(0)))
+            .map_err(map_read_err)?;
+        Some(n as u64)
+    } else {
+        None
+    };
+    Ok(FilePage {
+        files,
+        next_cursor,
+        total_count,
+    })
 }

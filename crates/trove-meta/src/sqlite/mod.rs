@@ -2,6 +2,9 @@
 //!
 //! WAL journal with `synchronous = FULL`: a commit is on disk before it returns, so a file row that
 //! says `ready` survives a crash or power loss. Readers never block the single writer.
+//!
+//! Two drivers share the one database file: sqlx for writes (transactions, the group committer) and
+//! rusqlite for the hot reads ([`reader`]), which run without a thread hop per statement.
 
 mod associations;
 mod categories;
@@ -10,9 +13,11 @@ mod files;
 mod inline;
 mod list;
 mod open;
+mod reader;
 mod resumable;
 mod rows;
 mod scope;
+mod sql;
 mod uploads;
 
 use async_trait::async_trait;
@@ -35,6 +40,9 @@ use rows::{bucket_from_row, map_err};
 pub struct SqliteMetaStore {
     pool: SqlitePool,
     committer: committer::Committer,
+    readers: std::sync::Arc<reader::Readers>,
+    /// The directory of a throw-away database ([`SqliteMetaStore::in_memory`]), removed on drop.
+    _scratch: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 /// Every file column, plus the file's associations as a JSON array, from `files f`.
@@ -101,13 +109,16 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn get_bucket(&self, id: &BucketId) -> Result<Option<Bucket>, MetaError> {
-        sqlx::query("SELECT * FROM buckets WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .map(|r| bucket_from_row(&r))
-            .transpose()
+        self.readers.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT * FROM buckets WHERE id = ?")
+                .map_err(rows::map_read_err)?;
+            let mut rows = stmt.query([id.as_str()]).map_err(rows::map_read_err)?;
+            match rows.next().map_err(rows::map_read_err)? {
+                Some(r) => bucket_from_row(r).map(Some),
+                None => Ok(None),
+            }
+        })
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>, MetaError> {

@@ -1,4 +1,4 @@
-//! Row decoding for SQLite.
+//! Row decoding for SQLite, shared by the two drivers: sqlx (writes) and rusqlite (reads).
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -22,28 +22,77 @@ pub(crate) fn map_err(e: sqlx::Error) -> MetaError {
     MetaError::Backend(e.to_string())
 }
 
+/// rusqlite's errors: a busy database is "unavailable" (503, retry), anything else a backend error.
+pub(crate) fn map_read_err(e: rusqlite::Error) -> MetaError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            MetaError::Unavailable(e.to_string())
+        }
+        _ => MetaError::Backend(e.to_string()),
+    }
+}
+
 fn corrupt(what: &str) -> MetaError {
     MetaError::Backend(format!("unreadable {what} in database"))
 }
 
-pub(crate) fn bucket_from_row(r: &SqliteRow) -> Result<Bucket, MetaError> {
+/// A result row of either driver, read by column name.
+pub(crate) trait Columns {
+    fn text(&self, c: &str) -> Result<String, MetaError>;
+    fn opt_text(&self, c: &str) -> Result<Option<String>, MetaError>;
+    fn int(&self, c: &str) -> Result<i64, MetaError>;
+    fn flag(&self, c: &str) -> Result<bool, MetaError>;
+}
+
+impl Columns for SqliteRow {
+    fn text(&self, c: &str) -> Result<String, MetaError> {
+        self.try_get(c).map_err(map_err)
+    }
+    fn opt_text(&self, c: &str) -> Result<Option<String>, MetaError> {
+        self.try_get(c).map_err(map_err)
+    }
+    fn int(&self, c: &str) -> Result<i64, MetaError> {
+        self.try_get(c).map_err(map_err)
+    }
+    fn flag(&self, c: &str) -> Result<bool, MetaError> {
+        self.try_get(c).map_err(map_err)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, c: &str) -> Result<String, MetaError> {
+        self.get(c).map_err(map_read_err)
+    }
+    fn opt_text(&self, c: &str) -> Result<Option<String>, MetaError> {
+        self.get(c).map_err(map_read_err)
+    }
+    fn int(&self, c: &str) -> Result<i64, MetaError> {
+        self.get(c).map_err(map_read_err)
+    }
+    fn flag(&self, c: &str) -> Result<bool, MetaError> {
+        self.get(c).map_err(map_read_err)
+    }
+}
+
+pub(crate) fn bucket_from_row(r: &impl Columns) -> Result<Bucket, MetaError> {
     bucket_from_prefixed_row(r, "")
 }
 
 /// Decodes bucket columns named `{prefix}{column}` (joins alias them to avoid clashes).
-pub(crate) fn bucket_from_prefixed_row(r: &SqliteRow, prefix: &str) -> Result<Bucket, MetaError> {
+pub(crate) fn bucket_from_prefixed_row(
+    r: &impl Columns,
+    prefix: &str,
+) -> Result<Bucket, MetaError> {
     let col = |c: &str| format!("{prefix}{c}");
-    let text = |c: &str| r.try_get::<String, _>(col(c).as_str()).map_err(map_err);
-    let int = |c: &str| r.try_get::<i64, _>(col(c).as_str()).map_err(map_err);
+    let text = |c: &str| r.text(&col(c));
+    let int = |c: &str| r.int(&col(c));
     Ok(Bucket {
         id: BucketId(text("id")?),
         cache_control: text("cache_control")?,
         download_expiration: int("download_expiration")? as u32,
         min_upload_file_size: int("min_upload_file_size")? as u64,
         max_upload_file_size: int("max_upload_file_size")? as u64,
-        presigned_urls_enabled: r
-            .try_get(col("presigned_urls_enabled").as_str())
-            .map_err(map_err)?,
+        presigned_urls_enabled: r.flag(&col("presigned_urls_enabled"))?,
         allowed_mime_types: serde_json::from_str(&text("allowed_mime_types")?)
             .map_err(|_| corrupt("mime list"))?,
         default_visibility: Visibility::parse(&text("default_visibility")?)
@@ -53,43 +102,30 @@ pub(crate) fn bucket_from_prefixed_row(r: &SqliteRow, prefix: &str) -> Result<Bu
     })
 }
 
-pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRecord, MetaError> {
-    let id: String = r.try_get("id").map_err(map_err)?;
+pub(crate) fn file_from_row(r: &impl Columns) -> Result<FileRecord, MetaError> {
+    let id = r.text("id")?;
     let file_id = FileId::parse(&id).ok_or_else(|| corrupt("file id"))?;
-    let status: String = r.try_get("status").map_err(map_err)?;
-    let status = FileStatus::parse(&status).ok_or_else(|| corrupt("status"))?;
-    let metadata: String = r.try_get("metadata").map_err(map_err)?;
-    let vis: String = r.try_get("visibility").map_err(map_err)?;
-    let access: String = r.try_get("access").map_err(map_err)?;
-    let revision: Option<String> = r.try_get("revision").map_err(map_err)?;
+    let status = FileStatus::parse(&r.text("status")?).ok_or_else(|| corrupt("status"))?;
+    let revision = r.opt_text("revision")?;
     Ok(FileRecord {
         id: file_id,
-        bucket_id: BucketId(r.try_get("bucket_id").map_err(map_err)?),
-        name: r.try_get("name").map_err(map_err)?,
-        mime_type: r.try_get("mime_type").map_err(map_err)?,
-        size: r.try_get::<i64, _>("size").map_err(map_err)? as u64,
-        etag: r.try_get("etag").map_err(map_err)?,
+        bucket_id: BucketId(r.text("bucket_id")?),
+        name: r.text("name")?,
+        mime_type: r.text("mime_type")?,
+        size: r.int("size")? as u64,
+        etag: r.text("etag")?,
         is_uploaded: status == FileStatus::Ready,
         status,
-        metadata: serde_json::from_str(&metadata).map_err(|_| corrupt("metadata"))?,
-        visibility: Visibility::parse(&vis).map_err(|_| corrupt("visibility"))?,
-        access: Access::parse(&access).map_err(|_| corrupt("access"))?,
-        tenant_id: r
-            .try_get::<Option<String>, _>("tenant_id")
-            .map_err(map_err)?
-            .map(TenantId),
-        uploaded_by_user_id: r
-            .try_get::<Option<String>, _>("uploaded_by_user_id")
-            .map_err(map_err)?
-            .map(UserId),
-        checksum_sha256: r.try_get("checksum_sha256").map_err(map_err)?,
-        category: r.try_get("category").map_err(map_err)?,
-        associations: associations_from_json(
-            file_id,
-            &r.try_get::<String, _>("associations").map_err(map_err)?,
-        )?,
-        created_at: from_millis(r.try_get("created_at").map_err(map_err)?),
-        updated_at: from_millis(r.try_get("updated_at").map_err(map_err)?),
+        metadata: serde_json::from_str(&r.text("metadata")?).map_err(|_| corrupt("metadata"))?,
+        visibility: Visibility::parse(&r.text("visibility")?).map_err(|_| corrupt("visibility"))?,
+        access: Access::parse(&r.text("access")?).map_err(|_| corrupt("access"))?,
+        tenant_id: r.opt_text("tenant_id")?.map(TenantId),
+        uploaded_by_user_id: r.opt_text("uploaded_by_user_id")?.map(UserId),
+        checksum_sha256: r.opt_text("checksum_sha256")?,
+        category: r.opt_text("category")?,
+        associations: associations_from_json(file_id, &r.text("associations")?)?,
+        created_at: from_millis(r.int("created_at")?),
+        updated_at: from_millis(r.int("updated_at")?),
         revision: match revision {
             Some(s) => Some(RevisionId(
                 uuid::Uuid::parse_str(&s).map_err(|_| corrupt("revision"))?,

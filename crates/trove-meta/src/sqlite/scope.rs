@@ -1,11 +1,12 @@
 //! The one SQL rendering of [`ListScope`]: pages, counts and bulk operations all build their scope
 //! condition here, so the rule of who sees what has one SQL twin of `ListScope::admits`.
 
-use sqlx::{QueryBuilder, Sqlite};
 use trove_core::listing::{ListScope, ScopeBranch};
 
+use super::sql::Sql;
+
 /// Appends the condition of one branch (without a leading `AND`).
-pub(super) fn push_branch(qb: &mut QueryBuilder<Sqlite>, branch: &ScopeBranch) {
+pub(super) fn push_branch(qb: &mut Sql, branch: &ScopeBranch) {
     match branch {
         ScopeBranch::Own { user_id, tenant_id } => {
             // `IS` matches NULL to NULL: a user without a tenant owns their files without one.
@@ -30,7 +31,7 @@ pub(super) fn push_branch(qb: &mut QueryBuilder<Sqlite>, branch: &ScopeBranch) {
 }
 
 /// Appends ` AND (branch OR branch …)` for a scope; nothing for [`ListScope::All`].
-pub(super) fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: &ListScope) {
+pub(super) fn push_scope(qb: &mut Sql, scope: &ListScope) {
     if let ListScope::Branches(branches) = scope {
         qb.push(" AND (");
         if branches.is_empty() {

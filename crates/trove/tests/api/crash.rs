@@ -161,11 +161,14 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
             pending.push(id);
         }
     }
-    assert_eq!(
-        rows.len() - pending.len(),
-        acknowledged.len(),
-        "every acknowledged file is ready"
-    );
+    let ready: std::collections::HashSet<String> = rows
+        .iter()
+        .map(|r| r.get::<String, _>("id"))
+        .filter(|id| !pending.contains(id))
+        .collect();
+    for (id, _) in &acknowledged {
+        assert!(ready.contains(id), "acknowledged file {id} is ready");
+    }
     assert_eq!(pending.len(), 1, "the interrupted upload is pending");
 
     let client = reqwest::Client::new();

@@ -1,0 +1,69 @@
+//! The read path: synchronous rusqlite connections to the same database file.
+//!
+//! sqlx runs every SQLite statement on a worker thread per connection, so each read costs two thread
+//! switches; on a small machine under load those switches, not SQLite, were most of a request's
+//! cost (docs/benchmarks.md). A point read here runs on the calling thread: an index lookup takes
+//! microseconds, less than the switches it replaces. Reads that may scan (listings) run on tokio's
+//! blocking pool instead, one hop per listing, so a slow filter never holds up a runtime thread.
+//!
+//! WAL mode lets these readers run beside the writer without blocking it or being blocked; each
+//! statement sees the last committed transaction. The connections are `query_only`.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::rows::map_read_err;
+use crate::MetaError;
+
+/// Idle connections kept for reuse; more are opened while more readers run at once.
+const MAX_IDLE: usize = 8;
+
+#[derive(Debug)]
+pub(super) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, MetaError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map_read_err)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(map_read_err)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(map_read_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    /// Runs `f` on an idle connection (or a new one), on this thread.
+    pub(super) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, MetaError>,
+    ) -> Result<T, MetaError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+        out
+    }
+}
