@@ -58,7 +58,9 @@ pub(crate) async fn scale(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> 
         .max_connections(1)
         .connect(&url)
         .await?;
-    sqlx::query("PRAGMA optimize=0x10002").execute(&pool).await?;
+    sqlx::query("PRAGMA optimize=0x10002")
+        .execute(&pool)
+        .await?;
     pool.close().await;
     let token = format!("Bearer {}", ctx.token);
     let sample = ids.len().min(20_000);

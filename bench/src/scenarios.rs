@@ -166,4 +166,3 @@ pub(crate) async fn outcome(res: reqwest::Result<reqwest::Response>) -> Outcome 
         },
     }
 }
-

@@ -49,7 +49,11 @@ fn announce(ctx: &Ctx, scenario: &str) {
     );
 }
 
-pub(crate) async fn small_uploads(ctx: &Ctx, tus: &Proc, report: &mut Report) -> anyhow::Result<()> {
+pub(crate) async fn small_uploads(
+    ctx: &Ctx,
+    tus: &Proc,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let scenario = "small uploads (4 KiB, 32 clients)";
     announce(ctx, scenario);
     let body = &ctx.block[..SMALL];

@@ -133,7 +133,10 @@ fn parse(text: &str) -> anyhow::Result<Stats> {
             }
             ["Non-2xx", "or", "3xx", "responses:", n] => failures += n.parse::<u64>()?,
             ["Socket", "errors:", rest @ ..] => {
-                for n in rest.iter().filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok()) {
+                for n in rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                {
                     failures += n;
                 }
             }

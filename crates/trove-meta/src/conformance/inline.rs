@@ -38,19 +38,32 @@ pub(super) async fn inline_contents(store: &dyn MetaStore) {
 
     // Replaced by blob content: the inline revision had no blob to delete, and its bytes go.
     let blob = content(RevisionId::new(), 9);
-    let (_, old) = store.replace_content(f.id, &blob, None, now()).await.unwrap();
+    let (_, old) = store
+        .replace_content(f.id, &blob, None, now())
+        .await
+        .unwrap();
     assert_eq!(old, None, "an inline revision leaves no blob key");
     assert_eq!(inline_of(store, &f).await, None);
 
     // Replaced by inline content: the blob revision is queued for deletion.
     let next = content(RevisionId::new(), 3).with_inline(Bytes::from_static(b"new"));
-    let (_, old) = store.replace_content(f.id, &next, None, now()).await.unwrap();
-    assert!(old.is_some(), "the blob revision is handed back for deletion");
+    let (_, old) = store
+        .replace_content(f.id, &next, None, now())
+        .await
+        .unwrap();
+    assert!(
+        old.is_some(),
+        "the blob revision is handed back for deletion"
+    );
     store.blob_deleted(&old.unwrap()).await.unwrap();
     assert_eq!(inline_of(store, &f).await, Some(Bytes::from_static(b"new")));
 
     // Deleting the file takes its bytes along and hands back no key.
-    let (gone, key) = store.delete_file(f.id, None).await.unwrap().expect("deleted");
+    let (gone, key) = store
+        .delete_file(f.id, None)
+        .await
+        .unwrap()
+        .expect("deleted");
     assert_eq!(gone.id, f.id);
     assert_eq!(key, None, "nothing to delete in the blob store");
     assert_eq!(store.get_file_with_bucket(f.id).await.unwrap(), None);
@@ -62,8 +75,15 @@ pub(super) async fn inline_contents(store: &dyn MetaStore) {
     let c = content(p.revision.unwrap(), 5).with_inline(Bytes::from_static(b"hello"));
     let ready = store.complete_upload(p.id, &c, now()).await.unwrap();
     assert_eq!(ready.status, FileStatus::Ready);
-    assert_eq!(inline_of(store, &p).await, Some(Bytes::from_static(b"hello")));
-    let (_, key) = store.delete_file(p.id, None).await.unwrap().expect("deleted");
+    assert_eq!(
+        inline_of(store, &p).await,
+        Some(Bytes::from_static(b"hello"))
+    );
+    let (_, key) = store
+        .delete_file(p.id, None)
+        .await
+        .unwrap()
+        .expect("deleted");
     assert_eq!(key, None);
     assert_eq!(
         store.blob_deletion_stats().await.unwrap().len,

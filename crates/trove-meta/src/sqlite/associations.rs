@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::list::files_of;
 use super::rows::map_err;
-use super::sql::Sql;
 use super::scope::push_scope;
+use super::sql::Sql;
 use super::{FILE_SELECT, SqliteMetaStore};
 use crate::MetaError;
 

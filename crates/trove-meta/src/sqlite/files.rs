@@ -1,6 +1,7 @@
 //! File rows on SQLite.
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use trove_core::precondition::if_match_holds;
 use trove_core::time::to_millis;
@@ -8,14 +9,41 @@ use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId};
 
 use super::committer::WriteOp;
 use super::list::files_of;
-use super::rows::{bucket_from_prefixed_row, file_from_row, map_err, map_read_err};
+use super::rows::{bucket_from_prefixed_row, file_from_row, map_err, map_rusqlite_err};
 use super::sql::Sql;
 use super::{FILE_SELECT, SqliteMetaStore, begin_immediate, queue_deletion};
 use crate::{FileChanges, MetaError, StoredContent};
 
-const INSERT_FILE: &str = "INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
+pub(super) const INSERT_FILE: &str = "INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
      visibility, access, category, tenant_id, uploaded_by_user_id, checksum_sha256, revision, created_at, \
      updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+pub(super) const INSERT_ASSOCIATION: &str = "INSERT INTO file_associations (id, file_id, entity_name, \
+     entity_reference, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+
+/// The values of [`INSERT_FILE`], in its order, for either driver.
+pub(super) fn file_values(f: &FileRecord) -> [Value; 17] {
+    let text = |s: &str| Value::Text(s.to_owned());
+    [
+        Value::Text(f.id.to_string()),
+        text(f.bucket_id.as_str()),
+        text(&f.name),
+        text(&f.mime_type),
+        Value::Integer(f.size as i64),
+        text(&f.etag),
+        text(f.status.as_str()),
+        Value::Text(f.metadata.to_string()),
+        text(f.visibility.as_str()),
+        text(f.access.as_str()),
+        f.category.clone().into(),
+        f.tenant_id.as_ref().map(|t| t.0.clone()).into(),
+        f.uploaded_by_user_id.as_ref().map(|u| u.0.clone()).into(),
+        f.checksum_sha256.clone().into(),
+        f.revision.map(|r| r.to_string()).into(),
+        Value::Integer(to_millis(f.created_at)),
+        Value::Integer(to_millis(f.updated_at)),
+    ]
+}
 
 impl SqliteMetaStore {
     pub(super) async fn fetch_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
@@ -37,15 +65,15 @@ impl SqliteMetaStore {
                      LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision \
                      WHERE f.id = ?"
                 ))
-                .map_err(map_read_err)?;
-            let mut rows = stmt.query([id.to_string()]).map_err(map_read_err)?;
-            let Some(r) = rows.next().map_err(map_read_err)? else {
+                .map_err(map_rusqlite_err)?;
+            let mut rows = stmt.query([id.to_string()]).map_err(map_rusqlite_err)?;
+            let Some(r) = rows.next().map_err(map_rusqlite_err)? else {
                 return Ok(None);
             };
             let mut file = file_from_row(r)?;
             file.inline_content = r
                 .get::<_, Option<Vec<u8>>>("inline_data")
-                .map_err(map_read_err)?
+                .map_err(map_rusqlite_err)?
                 .map(bytes::Bytes::from);
             Ok(Some((file, bucket_from_prefixed_row(r, "b_")?)))
         })
@@ -234,7 +262,9 @@ impl SqliteMetaStore {
             }
             _ => {}
         }
-        let inline = super::inline::holds_on(&mut tx, id, file.revision.map(|r| r.to_string()).as_deref()).await?;
+        let inline =
+            super::inline::holds_on(&mut tx, id, file.revision.map(|r| r.to_string()).as_deref())
+                .await?;
         // The key queued is the one the deleting statement saw, whatever was read before.
         let Some(row) = sqlx::query("DELETE FROM files WHERE id = ? RETURNING bucket_id, revision")
             .bind(id.to_string())
@@ -318,43 +348,30 @@ pub(super) async fn insert_on(
     conn: &mut SqliteConnection,
     f: &FileRecord,
 ) -> Result<(), MetaError> {
-    sqlx::query(INSERT_FILE)
-        .bind(f.id.to_string())
-        .bind(f.bucket_id.as_str())
-        .bind(f.name.as_str())
-        .bind(f.mime_type.as_str())
-        .bind(f.size as i64)
-        .bind(f.etag.as_str())
-        .bind(f.status.as_str())
-        .bind(f.metadata.to_string())
-        .bind(f.visibility.as_str())
-        .bind(f.access.as_str())
-        .bind(f.category.clone())
-        .bind(f.tenant_id.as_ref().map(|t| t.0.clone()))
-        .bind(f.uploaded_by_user_id.as_ref().map(|u| u.0.clone()))
-        .bind(f.checksum_sha256.clone())
-        .bind(f.revision.map(|r| r.to_string()))
-        .bind(to_millis(f.created_at))
-        .bind(to_millis(f.updated_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
+    let mut q = sqlx::query(INSERT_FILE);
+    for v in file_values(f) {
+        q = match v {
+            Value::Integer(i) => q.bind(i),
+            Value::Text(t) => q.bind(t),
+            Value::Null => q.bind(None::<String>),
+            Value::Real(r) => q.bind(r),
+            Value::Blob(b) => q.bind(b),
+        };
+    }
+    q.execute(&mut *conn).await.map_err(map_err)?;
     if let (Some(data), Some(revision)) = (&f.inline_content, f.revision) {
         super::inline::put_on(conn, f.id, revision, data).await?;
     }
     for a in &f.associations {
-        sqlx::query(
-            "INSERT INTO file_associations (id, file_id, entity_name, entity_reference, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(a.id.to_string())
-        .bind(f.id.to_string())
-        .bind(a.entity_name.as_str())
-        .bind(a.entity_reference.as_str())
-        .bind(to_millis(a.created_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
+        sqlx::query(INSERT_ASSOCIATION)
+            .bind(a.id.to_string())
+            .bind(f.id.to_string())
+            .bind(a.entity_name.as_str())
+            .bind(a.entity_reference.as_str())
+            .bind(to_millis(a.created_at))
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
     }
     Ok(())
 }

@@ -7,6 +7,10 @@ use trove_core::{FileId, RevisionId};
 use super::rows::map_err;
 use crate::MetaError;
 
+/// Makes `?3` the bytes of file `?1`'s revision `?2`, replacing any earlier revision's.
+pub(super) const PUT: &str =
+    "INSERT OR REPLACE INTO inline_contents (file_id, revision, data) VALUES (?, ?, ?)";
+
 /// Makes `data` the stored bytes of `file`'s `revision`, replacing any earlier revision's.
 pub(super) async fn put_on(
     conn: &mut SqliteConnection,
@@ -14,7 +18,7 @@ pub(super) async fn put_on(
     revision: RevisionId,
     data: &[u8],
 ) -> Result<(), MetaError> {
-    sqlx::query("INSERT OR REPLACE INTO inline_contents (file_id, revision, data) VALUES (?, ?, ?)")
+    sqlx::query(PUT)
         .bind(file.to_string())
         .bind(revision.to_string())
         .bind(data)

@@ -3,9 +3,9 @@
 use trove_core::listing::{CursorValue, FileFilter, ListScope, MimeFilter, Order, OrderBy};
 use trove_core::{FileQuery, FileRecord, FileStatus};
 
-use super::rows::{file_from_row, map_read_err};
-use super::sql::Sql;
+use super::rows::{file_from_row, map_rusqlite_err};
 use super::scope::{push_branch, push_scope};
+use super::sql::Sql;
 use super::{FILE_SELECT, SqliteMetaStore};
 use crate::{FilePage, MetaError};
 
@@ -38,7 +38,8 @@ fn push_filters(qb: &mut Sql, f: &FileFilter) {
             .push_bind(u.0.clone());
     }
     if let Some(v) = f.visibility {
-        qb.push(" AND f.visibility = ").push_bind(v.as_str().to_owned());
+        qb.push(" AND f.visibility = ")
+            .push_bind(v.as_str().to_owned());
     }
     if let Some(a) = f.access {
         qb.push(" AND f.access = ").push_bind(a.as_str().to_owned());
@@ -186,10 +187,10 @@ pub(super) fn files_of(
     conn: &rusqlite::Connection,
     sql: &Sql,
 ) -> Result<Vec<FileRecord>, MetaError> {
-    let mut stmt = conn.prepare_cached(sql.text()).map_err(map_read_err)?;
-    let mut rows = stmt.query(sql.params()).map_err(map_read_err)?;
+    let mut stmt = conn.prepare_cached(sql.text()).map_err(map_rusqlite_err)?;
+    let mut rows = stmt.query(sql.params()).map_err(map_rusqlite_err)?;
     let mut files = Vec::new();
-    while let Some(row) = rows.next().map_err(map_read_err)? {
+    while let Some(row) = rows.next().map_err(map_rusqlite_err)? {
         files.push(file_from_row(row)?);
     }
     Ok(files)
@@ -222,7 +223,7 @@ fn list_on(conn: &rusqlite::Connection, q: &FileQuery) -> Result<FilePage, MetaE
         let n: i64 = conn
             .prepare_cached(qb.text())
             .and_then(|mut s| s.query_row(qb.params(), |r| r.get(0)))
-            .map_err(map_read_err)?;
+            .map_err(map_rusqlite_err)?;
         Some(n as u64)
     } else {
         None

@@ -3,8 +3,9 @@
 //! WAL journal with `synchronous = FULL`: a commit is on disk before it returns, so a file row that
 //! says `ready` survives a crash or power loss. Readers never block the single writer.
 //!
-//! Two drivers share the one database file: sqlx for writes (transactions, the group committer) and
-//! rusqlite for the hot reads ([`reader`]), which run without a thread hop per statement.
+//! Two drivers share the one database file: rusqlite for the hot paths, the reads ([`reader`]) and
+//! the group committer of uploads ([`committer`]), which run without a thread switch per
+//! statement; sqlx for the other writes, each its own transaction.
 
 mod associations;
 mod categories;
@@ -112,9 +113,9 @@ impl MetaStore for SqliteMetaStore {
         self.readers.read(|conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT * FROM buckets WHERE id = ?")
-                .map_err(rows::map_read_err)?;
-            let mut rows = stmt.query([id.as_str()]).map_err(rows::map_read_err)?;
-            match rows.next().map_err(rows::map_read_err)? {
+                .map_err(rows::map_rusqlite_err)?;
+            let mut rows = stmt.query([id.as_str()]).map_err(rows::map_rusqlite_err)?;
+            match rows.next().map_err(rows::map_rusqlite_err)? {
                 Some(r) => bucket_from_row(r).map(Some),
                 None => Ok(None),
             }

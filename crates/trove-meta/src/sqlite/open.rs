@@ -45,7 +45,7 @@ impl SqliteMetaStore {
             .await
             .map_err(map_err)?;
         Ok(Self {
-            committer: committer::Committer::start(pool.clone()),
+            committer: committer::Committer::start(&path)?,
             pool,
             readers: Arc::new(Readers::new(path)),
             _scratch: scratch,

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::rows::map_read_err;
+use super::rows::map_rusqlite_err;
 use crate::MetaError;
 
 /// Idle connections kept for reuse; more are opened while more readers run at once.
@@ -40,11 +40,11 @@ impl Readers {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(map_read_err)?;
+        .map_err(map_rusqlite_err)?;
         conn.busy_timeout(Duration::from_secs(5))
-            .map_err(map_read_err)?;
+            .map_err(map_rusqlite_err)?;
         conn.pragma_update(None, "query_only", true)
-            .map_err(map_read_err)?;
+            .map_err(map_rusqlite_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }

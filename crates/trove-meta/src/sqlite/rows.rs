@@ -22,8 +22,17 @@ pub(crate) fn map_err(e: sqlx::Error) -> MetaError {
     MetaError::Backend(e.to_string())
 }
 
-/// rusqlite's errors: a busy database is "unavailable" (503, retry), anything else a backend error.
-pub(crate) fn map_read_err(e: rusqlite::Error) -> MetaError {
+/// rusqlite's errors, mapped as [`map_err`] maps sqlx's: a busy database is "unavailable" (503,
+/// retry), a uniqueness clash a conflict, anything else a backend error.
+pub(crate) fn map_rusqlite_err(e: rusqlite::Error) -> MetaError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && matches!(
+            f.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    {
+        return MetaError::Conflict(e.to_string());
+    }
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             MetaError::Unavailable(e.to_string())
@@ -61,16 +70,16 @@ impl Columns for SqliteRow {
 
 impl Columns for rusqlite::Row<'_> {
     fn text(&self, c: &str) -> Result<String, MetaError> {
-        self.get(c).map_err(map_read_err)
+        self.get(c).map_err(map_rusqlite_err)
     }
     fn opt_text(&self, c: &str) -> Result<Option<String>, MetaError> {
-        self.get(c).map_err(map_read_err)
+        self.get(c).map_err(map_rusqlite_err)
     }
     fn int(&self, c: &str) -> Result<i64, MetaError> {
-        self.get(c).map_err(map_read_err)
+        self.get(c).map_err(map_rusqlite_err)
     }
     fn flag(&self, c: &str) -> Result<bool, MetaError> {
-        self.get(c).map_err(map_read_err)
+        self.get(c).map_err(map_rusqlite_err)
     }
 }
 

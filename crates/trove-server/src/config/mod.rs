@@ -290,7 +290,9 @@ impl Config {
         if inline_max_bytes > MAX_INLINE_MAX_BYTES {
             return Err(bad(
                 "TROVE_INLINE_MAX_BYTES",
-                format!("must be at most {MAX_INLINE_MAX_BYTES} bytes (a body up to this size is held in memory while it arrives)"),
+                format!(
+                    "must be at most {MAX_INLINE_MAX_BYTES} bytes (a body up to this size is held in memory while it arrives)"
+                ),
             ));
         }
         let signing_keys: Vec<String> = get("signing_key")

@@ -131,9 +131,9 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
         "SELECT f.id, f.bucket_id, f.revision, f.size, f.status, length(c.data) AS inline_len \
          FROM files f LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision",
     )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     let mut pending = Vec::new();
     for row in &rows {
         let id: String = row.get("id");

@@ -46,7 +46,10 @@ async fn serves(app: &TestApp, path: &str, body: &str) {
     );
     assert_eq!(res.text().await.unwrap(), &body[start..=end]);
     let res = get(&[("range", "bytes=-3")]).await.unwrap();
-    assert_eq!(res.text().await.unwrap(), &body[body.len().saturating_sub(3)..]);
+    assert_eq!(
+        res.text().await.unwrap(),
+        &body[body.len().saturating_sub(3)..]
+    );
     let res = get(&[("range", &format!("bytes={}-", body.len()))])
         .await
         .unwrap();
@@ -100,9 +103,16 @@ async fn links_replacement_and_deletion_work_on_inline_contents() {
     let id = id_of(&f);
     let anon = reqwest::Client::new();
     let public = f["url"].as_str().expect("a public URL");
-    assert_eq!(anon.get(public).send().await.unwrap().text().await.unwrap(), small);
+    assert_eq!(
+        anon.get(public).send().await.unwrap().text().await.unwrap(),
+        small
+    );
     let signed: Value = app
-        .request(Method::POST, &format!("/v1/files/{id}/signed-url"), &Who::Admin)
+        .request(
+            Method::POST,
+            &format!("/v1/files/{id}/signed-url"),
+            &Who::Admin,
+        )
         .json(&json!({"expiresIn": 20}))
         .send()
         .await
@@ -176,13 +186,29 @@ async fn direct_and_multipart_uploads_keep_small_contents_inline() {
     .await;
 
     let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::text("one").file_name("1.txt"))
-        .part("file", reqwest::multipart::Part::text("second").file_name("2.txt"));
+        .part(
+            "file",
+            reqwest::multipart::Part::text("one").file_name("1.txt"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::text("second").file_name("2.txt"),
+        );
     let res = app.post_multipart(&Who::Admin, form).await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     let files = body["files"].as_array().expect("files");
-    serves(&app, &format!("/v1/files/{}/content", id_of(&files[0])), "one").await;
-    serves(&app, &format!("/v1/files/{}/content", id_of(&files[1])), "second").await;
+    serves(
+        &app,
+        &format!("/v1/files/{}/content", id_of(&files[0])),
+        "one",
+    )
+    .await;
+    serves(
+        &app,
+        &format!("/v1/files/{}/content", id_of(&files[1])),
+        "second",
+    )
+    .await;
     assert_eq!(stored_blobs(&app), 0);
 }
