@@ -80,6 +80,10 @@ pub const SETTINGS: &[Setting] = &[
         "`3600` seconds (direct uploads; a pending upload untouched this long is removed)",
     ),
     setting(
+        "TROVE_INLINE_MAX_BYTES",
+        "`16384`: contents up to this size are kept in the database with their row, not in the blob store (`0` turns it off; at most 1048576)",
+    ),
+    setting(
         "TROVE_SIGNING_KEY",
         "generated into `{data dir}/signing-key`",
     ),
