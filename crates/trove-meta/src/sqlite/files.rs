@@ -1,5 +1,7 @@
 //! File rows on SQLite.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -8,10 +10,8 @@ use trove_core::time::to_millis;
 use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId};
 
 use super::committer::WriteOp;
-use super::list::files_of;
-use super::rows::{bucket_from_prefixed_row, file_from_row, map_err, map_rusqlite_err};
-use super::sql::Sql;
-use super::{FILE_SELECT, SqliteMetaStore, begin_immediate, queue_deletion};
+use super::rows::{FILE_COLUMNS, bucket_from_row, file_from_row, map_err, map_rusqlite_err};
+use super::{BUCKET_COLUMNS, FILE_SELECT, SqliteMetaStore, begin_immediate, queue_deletion};
 use crate::{FileChanges, MetaError, StoredContent};
 
 pub(super) const INSERT_FILE: &str = "INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
@@ -47,35 +47,52 @@ pub(super) fn file_values(f: &FileRecord) -> [Value; 17] {
 
 impl SqliteMetaStore {
     pub(super) async fn fetch_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
-        let mut sql = Sql::new(format!("{FILE_SELECT} WHERE f.id = "));
-        sql.push_bind(id.to_string());
-        self.readers
-            .read(|conn| files_of(conn, &sql))
-            .map(|files| files.into_iter().next())
+        static SQL: LazyLock<String> = LazyLock::new(|| format!("{FILE_SELECT} WHERE f.id = ?"));
+        self.readers.read(|conn| {
+            let mut stmt = conn.prepare_cached(&SQL).map_err(map_rusqlite_err)?;
+            let mut rows = stmt.query([id.to_string()]).map_err(map_rusqlite_err)?;
+            match rows.next().map_err(map_rusqlite_err)? {
+                Some(r) => file_from_row(r).map(Some),
+                None => Ok(None),
+            }
+        })
     }
 
+    /// The file, its bucket and its inline content (if any) in one statement: what a download
+    /// needs.
     pub(super) async fn fetch_file_with_bucket(
         &self,
         id: FileId,
     ) -> Result<Option<(FileRecord, Bucket)>, MetaError> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let file_columns = FILE_SELECT
+                .strip_suffix(" FROM files f")
+                .expect("FILE_SELECT ends with its FROM");
+            let bucket_columns = BUCKET_COLUMNS
+                .split(", ")
+                .map(|c| format!("b.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{file_columns}, {bucket_columns}, c.data FROM files f \
+                 JOIN buckets b ON b.id = f.bucket_id \
+                 LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision \
+                 WHERE f.id = ?"
+            )
+        });
         self.readers.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "{FILE_SELECT_WITH_BUCKET} JOIN buckets b ON b.id = f.bucket_id \
-                     LEFT JOIN inline_contents c ON c.file_id = f.id AND c.revision = f.revision \
-                     WHERE f.id = ?"
-                ))
-                .map_err(map_rusqlite_err)?;
+            let mut stmt = conn.prepare_cached(&SQL).map_err(map_rusqlite_err)?;
             let mut rows = stmt.query([id.to_string()]).map_err(map_rusqlite_err)?;
             let Some(r) = rows.next().map_err(map_rusqlite_err)? else {
                 return Ok(None);
             };
             let mut file = file_from_row(r)?;
+            let bucket = bucket_from_row(r, FILE_COLUMNS)?;
             file.inline_content = r
-                .get::<_, Option<Vec<u8>>>("inline_data")
+                .get::<_, Option<Vec<u8>>>(FILE_COLUMNS + 10)
                 .map_err(map_rusqlite_err)?
                 .map(bytes::Bytes::from);
-            Ok(Some((file, bucket_from_prefixed_row(r, "b_")?)))
+            Ok(Some((file, bucket)))
         })
     }
 
@@ -375,17 +392,3 @@ pub(super) async fn insert_on(
     }
     Ok(())
 }
-
-/// The file columns plus the bucket's, aliased `b_*`; completed with `JOIN buckets b`.
-const FILE_SELECT_WITH_BUCKET: &str = "SELECT f.id, f.bucket_id, f.name, f.mime_type, f.size, f.etag, \
-     f.status, f.metadata, f.visibility, f.access, f.category, f.tenant_id, f.uploaded_by_user_id, \
-     f.checksum_sha256, f.revision, f.created_at, f.updated_at, \
-     (SELECT json_group_array(json_object('id', x.id, 'entityName', x.entity_name, \
-       'entityReference', x.entity_reference, 'createdAt', x.created_at)) FROM \
-       (SELECT id, entity_name, entity_reference, created_at FROM file_associations \
-        WHERE file_id = f.id ORDER BY created_at, id) x) AS associations, \
-     b.id AS b_id, b.cache_control AS b_cache_control, b.download_expiration AS b_download_expiration, \
-     b.min_upload_file_size AS b_min_upload_file_size, b.max_upload_file_size AS b_max_upload_file_size, \
-     b.presigned_urls_enabled AS b_presigned_urls_enabled, b.allowed_mime_types AS b_allowed_mime_types, \
-     b.default_visibility AS b_default_visibility, b.created_at AS b_created_at, \
-     b.updated_at AS b_updated_at, c.data AS inline_data FROM files f";

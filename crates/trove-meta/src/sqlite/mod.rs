@@ -46,7 +46,13 @@ pub struct SqliteMetaStore {
     _scratch: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
-/// Every file column, plus the file's associations as a JSON array, from `files f`.
+/// A bucket's columns, in the order [`rows::bucket_from_row`] reads them.
+pub(crate) const BUCKET_COLUMNS: &str = "id, cache_control, download_expiration, \
+     min_upload_file_size, max_upload_file_size, presigned_urls_enabled, allowed_mime_types, \
+     default_visibility, created_at, updated_at";
+
+/// Every file column, plus the file's associations as a JSON array, from `files f`, in the order
+/// [`rows::file_from_row`] reads them.
 pub(crate) const FILE_SELECT: &str = "SELECT f.id, f.bucket_id, f.name, f.mime_type, f.size, f.etag, \
      f.status, f.metadata, f.visibility, f.access, f.category, f.tenant_id, f.uploaded_by_user_id, \
      f.checksum_sha256, f.revision, f.created_at, f.updated_at, \
@@ -78,6 +84,14 @@ fn bucket_binds<'q>(
         .bind(b.default_visibility.as_str())
         .bind(to_millis(b.created_at))
         .bind(to_millis(b.updated_at))
+}
+
+/// `SELECT {BUCKET_COLUMNS} FROM buckets WHERE id = ?`, built once.
+fn bucket_by_id_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE id = ?")
+    });
+    &SQL
 }
 
 const INSERT_BUCKET: &str = "INSERT INTO buckets (id, cache_control, download_expiration, min_upload_file_size, \
@@ -112,23 +126,25 @@ impl MetaStore for SqliteMetaStore {
     async fn get_bucket(&self, id: &BucketId) -> Result<Option<Bucket>, MetaError> {
         self.readers.read(|conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT * FROM buckets WHERE id = ?")
+                .prepare_cached(bucket_by_id_sql())
                 .map_err(rows::map_rusqlite_err)?;
             let mut rows = stmt.query([id.as_str()]).map_err(rows::map_rusqlite_err)?;
             match rows.next().map_err(rows::map_rusqlite_err)? {
-                Some(r) => bucket_from_row(r).map(Some),
+                Some(r) => bucket_from_row(r, 0).map(Some),
                 None => Ok(None),
             }
         })
     }
 
     async fn list_buckets(&self) -> Result<Vec<Bucket>, MetaError> {
-        sqlx::query("SELECT * FROM buckets ORDER BY id")
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY id"
+        )))
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?
             .iter()
-            .map(bucket_from_row)
+            .map(|r| bucket_from_row(r, 0))
             .collect()
     }
 

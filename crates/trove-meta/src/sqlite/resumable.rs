@@ -237,12 +237,13 @@ impl SqliteMetaStore {
         &self,
         q: &UnfinishedQuery,
     ) -> Result<Vec<UnfinishedUpload>, MetaError> {
+        // The upload's columns follow the file's, which `file_from_row` reads by position.
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(FILE_SELECT.replacen(
-            "SELECT ",
-            "SELECT t.id AS tus_id, t.kind AS tus_kind, t.upload_offset, t.upload_length AS tus_length, \
+            " FROM files f",
+            ", t.id AS tus_id, t.kind AS tus_kind, t.upload_offset, t.upload_length AS tus_length, \
              t.fingerprint AS tus_fingerprint, t.updated_at AS tus_updated_at, \
              d.expires_at AS direct_expires_at, d.upload_length AS direct_length, \
-             d.fingerprint AS direct_fingerprint, ",
+             d.fingerprint AS direct_fingerprint FROM files f",
             1,
         ));
         qb.push(

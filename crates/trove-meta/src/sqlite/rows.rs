@@ -45,102 +45,96 @@ fn corrupt(what: &str) -> MetaError {
     MetaError::Backend(format!("unreadable {what} in database"))
 }
 
-/// A result row of either driver, read by column name.
+/// A result row of either driver, read by column position: the decoders below follow the column
+/// order of [`super::FILE_SELECT`] and [`super::BUCKET_COLUMNS`] (looking columns up by name
+/// cost more than SQLite's own work for a point read).
 pub(crate) trait Columns {
-    fn text(&self, c: &str) -> Result<String, MetaError>;
-    fn opt_text(&self, c: &str) -> Result<Option<String>, MetaError>;
-    fn int(&self, c: &str) -> Result<i64, MetaError>;
-    fn flag(&self, c: &str) -> Result<bool, MetaError>;
+    fn text(&self, i: usize) -> Result<String, MetaError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, MetaError>;
+    fn int(&self, i: usize) -> Result<i64, MetaError>;
+    fn flag(&self, i: usize) -> Result<bool, MetaError>;
 }
 
 impl Columns for SqliteRow {
-    fn text(&self, c: &str) -> Result<String, MetaError> {
-        self.try_get(c).map_err(map_err)
+    fn text(&self, i: usize) -> Result<String, MetaError> {
+        self.try_get(i).map_err(map_err)
     }
-    fn opt_text(&self, c: &str) -> Result<Option<String>, MetaError> {
-        self.try_get(c).map_err(map_err)
+    fn opt_text(&self, i: usize) -> Result<Option<String>, MetaError> {
+        self.try_get(i).map_err(map_err)
     }
-    fn int(&self, c: &str) -> Result<i64, MetaError> {
-        self.try_get(c).map_err(map_err)
+    fn int(&self, i: usize) -> Result<i64, MetaError> {
+        self.try_get(i).map_err(map_err)
     }
-    fn flag(&self, c: &str) -> Result<bool, MetaError> {
-        self.try_get(c).map_err(map_err)
+    fn flag(&self, i: usize) -> Result<bool, MetaError> {
+        self.try_get(i).map_err(map_err)
     }
 }
 
 impl Columns for rusqlite::Row<'_> {
-    fn text(&self, c: &str) -> Result<String, MetaError> {
-        self.get(c).map_err(map_rusqlite_err)
+    fn text(&self, i: usize) -> Result<String, MetaError> {
+        self.get(i).map_err(map_rusqlite_err)
     }
-    fn opt_text(&self, c: &str) -> Result<Option<String>, MetaError> {
-        self.get(c).map_err(map_rusqlite_err)
+    fn opt_text(&self, i: usize) -> Result<Option<String>, MetaError> {
+        self.get(i).map_err(map_rusqlite_err)
     }
-    fn int(&self, c: &str) -> Result<i64, MetaError> {
-        self.get(c).map_err(map_rusqlite_err)
+    fn int(&self, i: usize) -> Result<i64, MetaError> {
+        self.get(i).map_err(map_rusqlite_err)
     }
-    fn flag(&self, c: &str) -> Result<bool, MetaError> {
-        self.get(c).map_err(map_rusqlite_err)
+    fn flag(&self, i: usize) -> Result<bool, MetaError> {
+        self.get(i).map_err(map_rusqlite_err)
     }
 }
 
-pub(crate) fn bucket_from_row(r: &impl Columns) -> Result<Bucket, MetaError> {
-    bucket_from_prefixed_row(r, "")
-}
+/// The number of columns [`file_from_row`] reads; a query's own columns come after them.
+pub(crate) const FILE_COLUMNS: usize = 18;
 
-/// Decodes bucket columns named `{prefix}{column}` (joins alias them to avoid clashes).
-pub(crate) fn bucket_from_prefixed_row(
-    r: &impl Columns,
-    prefix: &str,
-) -> Result<Bucket, MetaError> {
-    let col = |c: &str| format!("{prefix}{c}");
-    let text = |c: &str| r.text(&col(c));
-    let int = |c: &str| r.int(&col(c));
+/// Decodes the bucket whose [`super::BUCKET_COLUMNS`] start at column `at`.
+pub(crate) fn bucket_from_row(r: &impl Columns, at: usize) -> Result<Bucket, MetaError> {
     Ok(Bucket {
-        id: BucketId(text("id")?),
-        cache_control: text("cache_control")?,
-        download_expiration: int("download_expiration")? as u32,
-        min_upload_file_size: int("min_upload_file_size")? as u64,
-        max_upload_file_size: int("max_upload_file_size")? as u64,
-        presigned_urls_enabled: r.flag(&col("presigned_urls_enabled"))?,
-        allowed_mime_types: serde_json::from_str(&text("allowed_mime_types")?)
+        id: BucketId(r.text(at)?),
+        cache_control: r.text(at + 1)?,
+        download_expiration: r.int(at + 2)? as u32,
+        min_upload_file_size: r.int(at + 3)? as u64,
+        max_upload_file_size: r.int(at + 4)? as u64,
+        presigned_urls_enabled: r.flag(at + 5)?,
+        allowed_mime_types: serde_json::from_str(&r.text(at + 6)?)
             .map_err(|_| corrupt("mime list"))?,
-        default_visibility: Visibility::parse(&text("default_visibility")?)
+        default_visibility: Visibility::parse(&r.text(at + 7)?)
             .map_err(|_| corrupt("visibility"))?,
-        created_at: from_millis(int("created_at")?),
-        updated_at: from_millis(int("updated_at")?),
+        created_at: from_millis(r.int(at + 8)?),
+        updated_at: from_millis(r.int(at + 9)?),
     })
 }
 
+/// Decodes the file of a row that starts with [`super::FILE_SELECT`]'s columns.
 pub(crate) fn file_from_row(r: &impl Columns) -> Result<FileRecord, MetaError> {
-    let id = r.text("id")?;
-    let file_id = FileId::parse(&id).ok_or_else(|| corrupt("file id"))?;
-    let status = FileStatus::parse(&r.text("status")?).ok_or_else(|| corrupt("status"))?;
-    let revision = r.opt_text("revision")?;
+    let file_id = FileId::parse(&r.text(0)?).ok_or_else(|| corrupt("file id"))?;
+    let status = FileStatus::parse(&r.text(6)?).ok_or_else(|| corrupt("status"))?;
     Ok(FileRecord {
         id: file_id,
-        bucket_id: BucketId(r.text("bucket_id")?),
-        name: r.text("name")?,
-        mime_type: r.text("mime_type")?,
-        size: r.int("size")? as u64,
-        etag: r.text("etag")?,
+        bucket_id: BucketId(r.text(1)?),
+        name: r.text(2)?,
+        mime_type: r.text(3)?,
+        size: r.int(4)? as u64,
+        etag: r.text(5)?,
         is_uploaded: status == FileStatus::Ready,
         status,
-        metadata: serde_json::from_str(&r.text("metadata")?).map_err(|_| corrupt("metadata"))?,
-        visibility: Visibility::parse(&r.text("visibility")?).map_err(|_| corrupt("visibility"))?,
-        access: Access::parse(&r.text("access")?).map_err(|_| corrupt("access"))?,
-        tenant_id: r.opt_text("tenant_id")?.map(TenantId),
-        uploaded_by_user_id: r.opt_text("uploaded_by_user_id")?.map(UserId),
-        checksum_sha256: r.opt_text("checksum_sha256")?,
-        category: r.opt_text("category")?,
-        associations: associations_from_json(file_id, &r.text("associations")?)?,
-        created_at: from_millis(r.int("created_at")?),
-        updated_at: from_millis(r.int("updated_at")?),
-        revision: match revision {
+        metadata: serde_json::from_str(&r.text(7)?).map_err(|_| corrupt("metadata"))?,
+        visibility: Visibility::parse(&r.text(8)?).map_err(|_| corrupt("visibility"))?,
+        access: Access::parse(&r.text(9)?).map_err(|_| corrupt("access"))?,
+        category: r.opt_text(10)?,
+        tenant_id: r.opt_text(11)?.map(TenantId),
+        uploaded_by_user_id: r.opt_text(12)?.map(UserId),
+        checksum_sha256: r.opt_text(13)?,
+        revision: match r.opt_text(14)? {
             Some(s) => Some(RevisionId(
                 uuid::Uuid::parse_str(&s).map_err(|_| corrupt("revision"))?,
             )),
             None => None,
         },
+        created_at: from_millis(r.int(15)?),
+        updated_at: from_millis(r.int(16)?),
+        associations: associations_from_json(file_id, &r.text(17)?)?,
         inline_content: None,
     })
 }
