@@ -42,6 +42,11 @@ pub async fn run_all(store: &dyn MetaStore) {
     inline::inline_contents(store).await;
 }
 
+/// A bucket with default rules.
+pub fn bucket_for_tests(id: &str) -> Bucket {
+    bucket(id)
+}
+
 pub(crate) fn bucket(id: &str) -> Bucket {
     Bucket::create(
         NewBucket {

@@ -46,7 +46,19 @@ pub(super) fn file_values(f: &FileRecord) -> [Value; 17] {
 }
 
 impl SqliteMetaStore {
+    /// A file, from the read cache when nothing was committed since it was read.
     pub(super) async fn fetch_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
+        Ok(self.fetch_file_with_bucket(id).await?.map(|(mut file, _)| {
+            file.inline_content = None;
+            file
+        }))
+    }
+
+    /// A file, read now: for the reads that follow a write of the same call.
+    pub(super) async fn fetch_file_uncached(
+        &self,
+        id: FileId,
+    ) -> Result<Option<FileRecord>, MetaError> {
         static SQL: LazyLock<String> = LazyLock::new(|| format!("{FILE_SELECT} WHERE f.id = ?"));
         self.readers.read(|conn| {
             let mut stmt = conn.prepare_cached(&SQL).map_err(map_rusqlite_err)?;
@@ -59,11 +71,24 @@ impl SqliteMetaStore {
     }
 
     /// The file, its bucket and its inline content (if any) in one statement: what a download
-    /// needs.
+    /// needs. Served from the read cache when nothing was committed since it was read.
     pub(super) async fn fetch_file_with_bucket(
         &self,
         id: FileId,
     ) -> Result<Option<(FileRecord, Bucket)>, MetaError> {
+        self.cache.check_version(&self.readers)?;
+        if let Some(hit) = self.cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
+        let found = self.read_file_with_bucket(id)?;
+        if let Some((file, bucket)) = &found {
+            self.cache.put(generation, file, bucket);
+        }
+        Ok(found)
+    }
+
+    fn read_file_with_bucket(&self, id: FileId) -> Result<Option<(FileRecord, Bucket)>, MetaError> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             let file_columns = FILE_SELECT
                 .strip_suffix(" FROM files f")
@@ -193,7 +218,8 @@ impl SqliteMetaStore {
                 now,
             })
             .await?;
-        self.fetch_file(id)
+        self.cache.wrote();
+        self.fetch_file_uncached(id)
             .await?
             .ok_or_else(|| MetaError::Stale(format!("file {id} vanished")))
     }

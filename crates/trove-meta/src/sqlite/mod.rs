@@ -8,6 +8,7 @@
 //! statement; sqlx for the other writes, each its own transaction.
 
 mod associations;
+mod cache;
 mod categories;
 mod committer;
 mod files;
@@ -42,6 +43,7 @@ pub struct SqliteMetaStore {
     pool: SqlitePool,
     committer: committer::Committer,
     readers: std::sync::Arc<reader::Readers>,
+    cache: std::sync::Arc<cache::ReadCache>,
     /// The directory of a throw-away database ([`SqliteMetaStore::in_memory`]), removed on drop.
     _scratch: Option<std::sync::Arc<tempfile::TempDir>>,
 }
@@ -88,9 +90,8 @@ fn bucket_binds<'q>(
 
 /// `SELECT {BUCKET_COLUMNS} FROM buckets WHERE id = ?`, built once.
 fn bucket_by_id_sql() -> &'static str {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE id = ?")
-    });
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {BUCKET_COLUMNS} FROM buckets WHERE id = ?"));
     &SQL
 }
 
@@ -98,6 +99,8 @@ const INSERT_BUCKET: &str = "INSERT INTO buckets (id, cache_control, download_ex
      max_upload_file_size, presigned_urls_enabled, allowed_mime_types, default_visibility, created_at, updated_at) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
+/// Every write, whether it succeeds or not, invalidates the read cache once it is over (see
+/// [`cache`]).
 #[async_trait]
 impl MetaStore for SqliteMetaStore {
     async fn ping(&self) -> Result<(), MetaError> {
@@ -109,18 +112,28 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn insert_bucket(&self, bucket: &Bucket) -> Result<(), MetaError> {
-        bucket_binds(sqlx::query(INSERT_BUCKET), bucket)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        let result = async {
+            bucket_binds(sqlx::query(INSERT_BUCKET), bucket)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(map_err)
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn ensure_bucket(&self, bucket: &Bucket) -> Result<(), MetaError> {
-        match self.insert_bucket(bucket).await {
-            Err(MetaError::Conflict(_)) => Ok(()),
-            other => other,
+        let result = async {
+            match self.insert_bucket(bucket).await {
+                Err(MetaError::Conflict(_)) => Ok(()),
+                other => other,
+            }
         }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn get_bucket(&self, id: &BucketId) -> Result<Option<Bucket>, MetaError> {
@@ -140,54 +153,64 @@ impl MetaStore for SqliteMetaStore {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY id"
         )))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(|r| bucket_from_row(r, 0))
-            .collect()
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| bucket_from_row(r, 0))
+        .collect()
     }
 
     async fn update_bucket(&self, b: &Bucket) -> Result<bool, MetaError> {
-        let done = sqlx::query(
-            "UPDATE buckets SET cache_control = ?, download_expiration = ?, min_upload_file_size = ?, \
-             max_upload_file_size = ?, presigned_urls_enabled = ?, allowed_mime_types = ?, \
-             default_visibility = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(b.cache_control.clone())
-        .bind(i64::from(b.download_expiration))
-        .bind(b.min_upload_file_size as i64)
-        .bind(b.max_upload_file_size as i64)
-        .bind(b.presigned_urls_enabled)
-        .bind(serde_json::to_string(&b.allowed_mime_types).unwrap_or_else(|_| "[]".into()))
-        .bind(b.default_visibility.as_str())
-        .bind(to_millis(b.updated_at))
-        .bind(b.id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        let result = async {
+            let done = sqlx::query(
+                "UPDATE buckets SET cache_control = ?, download_expiration = ?, min_upload_file_size = ?, \
+                 max_upload_file_size = ?, presigned_urls_enabled = ?, allowed_mime_types = ?, \
+                 default_visibility = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(b.cache_control.clone())
+            .bind(i64::from(b.download_expiration))
+            .bind(b.min_upload_file_size as i64)
+            .bind(b.max_upload_file_size as i64)
+            .bind(b.presigned_urls_enabled)
+            .bind(serde_json::to_string(&b.allowed_mime_types).unwrap_or_else(|_| "[]".into()))
+            .bind(b.default_visibility.as_str())
+            .bind(to_millis(b.updated_at))
+            .bind(b.id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn delete_bucket(&self, id: &BucketId) -> Result<bool, MetaError> {
-        let mut tx = begin_immediate(&self.pool).await?;
-        let has_files = sqlx::query("SELECT EXISTS (SELECT 1 FROM files WHERE bucket_id = ?)")
-            .bind(id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .try_get::<bool, _>(0)
-            .map_err(map_err)?;
-        if has_files {
-            return Err(MetaError::Conflict("bucket has files".into()));
+        let result = async {
+            let mut tx = begin_immediate(&self.pool).await?;
+            let has_files = sqlx::query("SELECT EXISTS (SELECT 1 FROM files WHERE bucket_id = ?)")
+                .bind(id.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .try_get::<bool, _>(0)
+                .map_err(map_err)?;
+            if has_files {
+                return Err(MetaError::Conflict("bucket has files".into()));
+            }
+            let done = sqlx::query("DELETE FROM buckets WHERE id = ?")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
         }
-        let done = sqlx::query("DELETE FROM buckets WHERE id = ?")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn bucket_has_files(&self, id: &BucketId) -> Result<bool, MetaError> {
@@ -209,7 +232,9 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn insert_file(&self, f: &FileRecord) -> Result<(), MetaError> {
-        self.insert(f).await
+        let result = async { self.insert(f).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn get_file(&self, id: FileId) -> Result<Option<FileRecord>, MetaError> {
@@ -230,11 +255,15 @@ impl MetaStore for SqliteMetaStore {
         if_match: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<FileRecord>, MetaError> {
-        self.update_fields(id, changes, if_match, now).await
+        let result = async { self.update_fields(id, changes, if_match, now).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn touch_upload(&self, id: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
-        self.touch(id, now).await
+        let result = async { self.touch(id, now).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn complete_upload(
@@ -243,7 +272,9 @@ impl MetaStore for SqliteMetaStore {
         c: &StoredContent,
         now: DateTime<Utc>,
     ) -> Result<FileRecord, MetaError> {
-        self.complete(id, c, now).await
+        let result = async { self.complete(id, c, now).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn replace_content(
@@ -253,7 +284,9 @@ impl MetaStore for SqliteMetaStore {
         if_match: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(FileRecord, Option<String>), MetaError> {
-        self.replace(id, c, if_match, now).await
+        let result = async { self.replace(id, c, if_match, now).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn delete_file(
@@ -261,8 +294,13 @@ impl MetaStore for SqliteMetaStore {
         id: FileId,
         if_match: Option<&str>,
     ) -> Result<Option<(FileRecord, Option<String>)>, MetaError> {
-        self.delete_where(id, files::DeleteGuard::IfMatch(if_match))
-            .await
+        let result = async {
+            self.delete_where(id, files::DeleteGuard::IfMatch(if_match))
+                .await
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn delete_stale_upload(
@@ -270,23 +308,38 @@ impl MetaStore for SqliteMetaStore {
         id: FileId,
         stale_before: DateTime<Utc>,
     ) -> Result<Option<(FileRecord, Option<String>)>, MetaError> {
-        self.delete_where(id, files::DeleteGuard::StaleUpload(stale_before))
-            .await
+        let result = async {
+            self.delete_where(id, files::DeleteGuard::StaleUpload(stale_before))
+                .await
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn queue_blob_deletion(&self, key: &str) -> Result<(), MetaError> {
-        let mut tx = begin_immediate(&self.pool).await?;
-        queue_deletion(&mut tx, key).await?;
-        tx.commit().await.map_err(map_err)
+        let result = async {
+            let mut tx = begin_immediate(&self.pool).await?;
+            queue_deletion(&mut tx, key).await?;
+            tx.commit().await.map_err(map_err)
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn blob_deleted(&self, key: &str) -> Result<(), MetaError> {
-        sqlx::query("DELETE FROM blob_deletions WHERE blob_key = ?")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        let result = async {
+            sqlx::query("DELETE FROM blob_deletions WHERE blob_key = ?")
+                .bind(key)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(map_err)
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn due_blob_deletions(
@@ -318,15 +371,20 @@ impl MetaStore for SqliteMetaStore {
         key: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<(), MetaError> {
-        sqlx::query(
-            "UPDATE blob_deletions SET attempts = attempts + 1, next_attempt_at = ? WHERE blob_key = ?",
-        )
-        .bind(to_millis(retry_at))
-        .bind(key)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(map_err)
+        let result = async {
+            sqlx::query(
+                "UPDATE blob_deletions SET attempts = attempts + 1, next_attempt_at = ? WHERE blob_key = ?",
+            )
+            .bind(to_millis(retry_at))
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn blob_deletion_stats(&self) -> Result<QueueStats, MetaError> {
@@ -353,11 +411,15 @@ impl MetaStore for SqliteMetaStore {
         entity: &EntityRef,
         now: DateTime<Utc>,
     ) -> Result<(Association, bool), MetaError> {
-        self.associate(file, entity, now).await
+        let result = async { self.associate(file, entity, now).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn delete_association(&self, file: FileId, id: Uuid) -> Result<bool, MetaError> {
-        self.dissociate(file, id).await
+        let result = async { self.dissociate(file, id).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn files_of_entity(
@@ -371,11 +433,15 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn unlink_entity(&self, entity: &EntityRef, files: &[FileId]) -> Result<u64, MetaError> {
-        self.unlink(entity, files).await
+        let result = async { self.unlink(entity, files).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn insert_category(&self, category: &Category) -> Result<(), MetaError> {
-        self.category_insert(category).await
+        let result = async { self.category_insert(category).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn get_category(&self, key: &str) -> Result<Option<Category>, MetaError> {
@@ -387,11 +453,15 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn update_category(&self, category: &Category) -> Result<bool, MetaError> {
-        self.category_update(category).await
+        let result = async { self.category_update(category).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn delete_category(&self, key: &str, force: bool) -> Result<bool, MetaError> {
-        self.category_delete(key, force).await
+        let result = async { self.category_delete(key, force).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn insert_direct_upload(
@@ -401,20 +471,31 @@ impl MetaStore for SqliteMetaStore {
         fingerprint: Option<&str>,
         length: Option<u64>,
     ) -> Result<(), MetaError> {
-        self.direct_upload_insert(file, expires_at, fingerprint, length)
-            .await
+        let result = async {
+            self.direct_upload_insert(file, expires_at, fingerprint, length)
+                .await
+        }
+        .await;
+        self.cache.wrote();
+        result
     }
 
     async fn use_direct_upload(&self, file: FileId) -> Result<bool, MetaError> {
-        self.direct_upload_use(file).await
+        let result = async { self.direct_upload_use(file).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn reopen_direct_upload(&self, file: FileId) -> Result<(), MetaError> {
-        self.direct_upload_reopen(file).await
+        let result = async { self.direct_upload_reopen(file).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
-        self.cancel(file, now).await
+        let result = async { self.cancel(file, now).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn expired_uploads(
@@ -431,7 +512,9 @@ impl MetaStore for SqliteMetaStore {
         upload: &TusUpload,
         file: Option<&FileRecord>,
     ) -> Result<(), MetaError> {
-        self.tus_insert(upload, file).await
+        let result = async { self.tus_insert(upload, file).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn get_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError> {
@@ -446,7 +529,9 @@ impl MetaStore for SqliteMetaStore {
         length: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<bool, MetaError> {
-        self.tus_advance(id, from, to, length, now).await
+        let result = async { self.tus_advance(id, from, to, length, now).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn insert_final_upload(
@@ -455,7 +540,9 @@ impl MetaStore for SqliteMetaStore {
         file: &FileRecord,
         parts: &[FileId],
     ) -> Result<(), MetaError> {
-        self.tus_insert_final(upload, file, parts).await
+        let result = async { self.tus_insert_final(upload, file, parts).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn parts_of_final(&self, final_id: FileId) -> Result<Vec<TusUpload>, MetaError> {
@@ -468,11 +555,15 @@ impl MetaStore for SqliteMetaStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, MetaError> {
-        self.tus_claim(final_id, now, until).await
+        let result = async { self.tus_claim(final_id, now, until).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn delete_tus_upload(&self, id: FileId) -> Result<Option<TusUpload>, MetaError> {
-        self.tus_delete(id).await
+        let result = async { self.tus_delete(id).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn stale_tus_partials(
@@ -488,7 +579,9 @@ impl MetaStore for SqliteMetaStore {
         id: FileId,
         stale_before: DateTime<Utc>,
     ) -> Result<bool, MetaError> {
-        self.tus_delete_stale_partial(id, stale_before).await
+        let result = async { self.tus_delete_stale_partial(id, stale_before).await }.await;
+        self.cache.wrote();
+        result
     }
 
     async fn unfinished_uploads(

@@ -48,6 +48,7 @@ impl SqliteMetaStore {
             committer: committer::Committer::start(&path)?,
             pool,
             readers: Arc::new(Readers::new(path)),
+            cache: Arc::new(super::cache::ReadCache::new()),
             _scratch: scratch,
         })
     }

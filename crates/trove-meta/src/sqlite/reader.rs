@@ -35,7 +35,7 @@ impl Readers {
         }
     }
 
-    fn open(&self) -> Result<Connection, MetaError> {
+    pub(super) fn open(&self) -> Result<Connection, MetaError> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
