@@ -53,14 +53,14 @@ pub(crate) async fn scale(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> 
     }
     tx.commit().await?;
     pool.close().await;
-    // Statistics for the planner, as Trove keeps them after its own bulk loads.
+    // Statistics for the planner, as Trove refreshes them when it starts.
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect(&url)
         .await?;
-    sqlx::query("PRAGMA optimize=0x10002")
-        .execute(&pool)
-        .await?;
+    trove_meta::sqlite::refresh_planner_statistics(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     pool.close().await;
     let token = format!("Bearer {}", ctx.token);
     let sample = ids.len().min(20_000);

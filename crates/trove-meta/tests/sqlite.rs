@@ -107,3 +107,37 @@ async fn a_returned_write_is_seen_by_every_later_read() {
         r.await.unwrap();
     }
 }
+
+/// A listing that makes SQLite walk a large table (a name search matching one file among many)
+/// outgrows the time a listing may take on a runtime thread; it must still answer, completely.
+#[tokio::test]
+async fn a_long_listing_still_answers_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/meta.db", dir.path().display());
+    let store = SqliteMetaStore::connect(&url).await.unwrap();
+    store
+        .ensure_bucket(&trove_meta::conformance::bucket_for_tests("b"))
+        .await
+        .unwrap();
+    let bulk = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199999) \
+         INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
+         visibility, access, created_at, updated_at) \
+         SELECT printf('%08x-0000-7000-8000-%012x', i, i), 'b', \
+         CASE i WHEN 123456 THEN 'the-needle.pdf' ELSE 'hay-' || i || '.pdf' END, \
+         'application/pdf', 1, '\"x\"', 'ready', '{}', 'private', 'owner', i, i FROM n",
+    )
+    .execute(&bulk)
+    .await
+    .unwrap();
+    let query = trove_core::FileQuery::from_params(
+        trove_core::ListScope::All,
+        &[("q".into(), "NEEDLE".into()), ("limit".into(), "10".into())],
+    )
+    .unwrap();
+    let page = store.list_files(&query).await.unwrap();
+    let names: Vec<_> = page.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["the-needle.pdf"]);
+    assert_eq!(page.next_cursor, None);
+}

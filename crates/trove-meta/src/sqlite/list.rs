@@ -171,9 +171,21 @@ fn listing_order(q: &FileQuery, a: &FileRecord, b: &FileRecord) -> std::cmp::Ord
     }
 }
 
+/// How long a listing may run on a runtime thread before it moves to the blocking pool.
+const INLINE_LISTING_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
+
 impl SqliteMetaStore {
-    /// A page of a listing, on the blocking pool: a filter may make SQLite walk many rows.
+    /// A page of a listing. A keyset page is a short walk along an index, so it runs here, on the
+    /// calling thread, if SQLite finishes it within [`INLINE_LISTING_BUDGET`]; a filter that makes
+    /// SQLite walk further is cut off and the page is read again on the blocking pool, where it
+    /// holds up no other request.
     pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
+        if let Some(page) = self
+            .readers
+            .read_within(INLINE_LISTING_BUDGET, |conn| list_on(conn, q))
+        {
+            return page;
+        }
         let readers = self.readers.clone();
         let q = q.clone();
         tokio::task::spawn_blocking(move || readers.read(|conn| list_on(conn, &q)))

@@ -15,6 +15,7 @@ mod files;
 mod inline;
 mod list;
 mod open;
+pub use open::refresh_planner_statistics;
 mod reader;
 mod resumable;
 mod rows;

@@ -38,12 +38,7 @@ impl SqliteMetaStore {
             .run(&pool)
             .await
             .map_err(|e| MetaError::Backend(e.to_string()))?;
-        // Statistics for the planner, so that a filter matching few rows of a large candidate set
-        // picks the narrow index; cheap when nothing changed since the last run.
-        sqlx::query("PRAGMA optimize=0x10002")
-            .execute(&pool)
-            .await
-            .map_err(map_err)?;
+        refresh_planner_statistics(&pool).await?;
         Ok(Self {
             committer: committer::Committer::start(&path)?,
             pool,
@@ -60,4 +55,33 @@ impl SqliteMetaStore {
         let url = format!("sqlite://{}", dir.path().join("trove.db").display());
         Self::open(&url, Some(Arc::new(dir))).await
     }
+}
+
+/// Refreshes the planner's statistics; run at start-up (and by tools after bulk loads).
+///
+/// `PRAGMA optimize` analyses the tables whose contents changed enough since the last run, so that a
+/// filter matching few rows of a large candidate set (a user with few files in a huge bucket)
+/// picks the narrow index; it is cheap when nothing changed. The samples of `sqlite_stat4` are then
+/// dropped, keeping `sqlite_stat1`'s per-index selectivity: with samples, SQLite (built with
+/// `SQLITE_ENABLE_STAT4`) plans a statement again every time a bound value changes, and for keyset
+/// pages, whose plan never depends on the cursor's values, that cost a fifth of their throughput
+/// (docs/benchmarks.md).
+pub async fn refresh_planner_statistics(pool: &sqlx::SqlitePool) -> Result<(), MetaError> {
+    sqlx::query("PRAGMA optimize=0x10002")
+        .execute(pool)
+        .await
+        .map_err(map_err)?;
+    let sampled: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat4')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(map_err)?;
+    if sampled {
+        sqlx::query("DELETE FROM sqlite_stat4")
+            .execute(pool)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(())
 }

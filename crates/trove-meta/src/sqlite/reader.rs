@@ -49,6 +49,37 @@ impl Readers {
         Ok(conn)
     }
 
+    /// Runs `f` on this thread if SQLite finishes it within `budget`; `None` when it was cut off
+    /// (the caller runs it again where a long run harms nobody).
+    pub(super) fn read_within<T>(
+        &self,
+        budget: Duration,
+        f: impl FnOnce(&Connection) -> Result<T, MetaError>,
+    ) -> Option<Result<T, MetaError>> {
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let out = self.read(|conn| {
+            let deadline = std::time::Instant::now() + budget;
+            let flag = cut.clone();
+            let _ = conn.progress_handler(
+                1000,
+                Some(move || {
+                    let over = std::time::Instant::now() > deadline;
+                    if over {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    over
+                }),
+            );
+            let out = f(conn);
+            let _ = conn.progress_handler(0, None::<fn() -> bool>);
+            out
+        });
+        match cut.load(std::sync::atomic::Ordering::Relaxed) {
+            true => None,
+            false => Some(out),
+        }
+    }
+
     /// Runs `f` on an idle connection (or a new one), on this thread.
     pub(super) fn read<T>(
         &self,
