@@ -12,7 +12,8 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A child process killed on drop.
+/// A child process stopped on drop: asked to stop (SIGTERM, so that nginx's master takes its workers
+/// along), then killed if it is still there after two seconds.
 pub struct Proc {
     pub child: Child,
     pub url: String,
@@ -20,6 +21,17 @@ pub struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
