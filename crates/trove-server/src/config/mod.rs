@@ -63,7 +63,7 @@ pub struct ConnectionLimits {
 
 /// Contents up to this size live in the metadata database by default; see docs/benchmarks.md for
 /// the measurement behind it.
-pub const DEFAULT_INLINE_MAX_BYTES: u64 = 16 * 1024;
+pub const DEFAULT_INLINE_MAX_BYTES: u64 = 64 * 1024;
 /// The largest inline threshold accepted: every upload holds up to this much in memory before it
 /// knows where its bytes go.
 pub const MAX_INLINE_MAX_BYTES: u64 = 1024 * 1024;

@@ -81,7 +81,7 @@ pub const SETTINGS: &[Setting] = &[
     ),
     setting(
         "TROVE_INLINE_MAX_BYTES",
-        "`16384`: contents up to this size are kept in the database with their row, not in the blob store (`0` turns it off; at most 1048576)",
+        "`65536`: contents up to this size are kept in the database with their row, not in the blob store (`0` turns it off; at most 1048576)",
     ),
     setting(
         "TROVE_SIGNING_KEY",

@@ -116,7 +116,8 @@ async fn an_upload_whose_row_is_gone_at_completion_deletes_its_bytes() {
     let app = TestApp::start().await;
     let user = app.user("u1", Some("t1"));
     let (tx, response) = streamed_upload(&app, &user, "name=orphan.bin");
-    tx.send(Ok(vec![1u8; 64 * 1024])).await.unwrap();
+    // More than TROVE_INLINE_MAX_BYTES, so that the upload streams into the blob store.
+    tx.send(Ok(vec![1u8; 128 * 1024])).await.unwrap();
     let mut id = None;
     let mut poll = tokio::time::interval(Duration::from_millis(10));
     let deadline = Instant::now() + Duration::from_secs(30);
