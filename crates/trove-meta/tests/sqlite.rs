@@ -33,13 +33,7 @@ use trove_meta::MetaStore as _;
 /// connection to the same file) must still show, within moments, without any write of ours.
 #[tokio::test]
 async fn commits_of_other_processes_reach_cached_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/meta.db", dir.path().display());
-    let store = SqliteMetaStore::connect(&url).await.unwrap();
-    store
-        .ensure_bucket(&trove_meta::conformance::bucket_for_tests("b"))
-        .await
-        .unwrap();
+    let (_dir, url, store) = store_with_bucket().await;
     let f = trove_meta::conformance::pending_file("b");
     store.insert_file(&f).await.unwrap();
     for _ in 0..3 {
@@ -112,13 +106,7 @@ async fn a_returned_write_is_seen_by_every_later_read() {
 /// outgrows the time a listing may take on a runtime thread; it must still answer, completely.
 #[tokio::test]
 async fn a_long_listing_still_answers_in_full() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/meta.db", dir.path().display());
-    let store = SqliteMetaStore::connect(&url).await.unwrap();
-    store
-        .ensure_bucket(&trove_meta::conformance::bucket_for_tests("b"))
-        .await
-        .unwrap();
+    let (_dir, url, store) = store_with_bucket().await;
     let bulk = sqlx::SqlitePool::connect(&url).await.unwrap();
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199999) \
@@ -140,4 +128,16 @@ async fn a_long_listing_still_answers_in_full() {
     let names: Vec<_> = page.files.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["the-needle.pdf"]);
     assert_eq!(page.next_cursor, None);
+}
+
+/// A store on a fresh database file with bucket `b`; the directory lives as long as the handle.
+async fn store_with_bucket() -> (tempfile::TempDir, String, SqliteMetaStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/meta.db", dir.path().display());
+    let store = SqliteMetaStore::connect(&url).await.unwrap();
+    store
+        .ensure_bucket(&trove_meta::conformance::bucket_for_tests("b"))
+        .await
+        .unwrap();
+    (dir, url, store)
 }

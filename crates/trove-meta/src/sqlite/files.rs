@@ -10,8 +10,9 @@ use trove_core::time::to_millis;
 use trove_core::{Bucket, BucketId, FileId, FileRecord, FileStatus, RevisionId};
 
 use super::committer::WriteOp;
+use super::deletions::queue_deletion;
 use super::rows::{FILE_COLUMNS, bucket_from_row, file_from_row, map_err, map_rusqlite_err};
-use super::{BUCKET_COLUMNS, FILE_SELECT, SqliteMetaStore, begin_immediate, queue_deletion};
+use super::{BUCKET_COLUMNS, FILE_SELECT, SqliteMetaStore, begin_immediate};
 use crate::{FileChanges, MetaError, StoredContent};
 
 pub(super) const INSERT_FILE: &str = "INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
