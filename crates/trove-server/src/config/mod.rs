@@ -383,6 +383,27 @@ mod tests {
         assert_eq!(c.storage_url, "file://./trove-data/blobs");
         assert_eq!(c.jwt.tenant_claim, "tenant_id");
         assert_eq!(c.jwt.roles_claim, "roles");
+        assert_eq!(c.inline_max_bytes, 64 * 1024);
+    }
+
+    #[test]
+    fn the_inline_threshold_is_bounded_and_can_be_turned_off() {
+        assert_eq!(
+            cfg(&[("inline_max_bytes", "0")]).unwrap().inline_max_bytes,
+            0
+        );
+        assert_eq!(
+            cfg(&[("inline_max_bytes", "1048576")])
+                .unwrap()
+                .inline_max_bytes,
+            1 << 20
+        );
+        for bad in ["1048577", "-1", "64k"] {
+            assert_eq!(
+                cfg(&[("inline_max_bytes", bad)]).unwrap_err().var,
+                "TROVE_INLINE_MAX_BYTES"
+            );
+        }
     }
 
     #[test]
