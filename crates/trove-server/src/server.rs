@@ -182,9 +182,17 @@ impl Server {
         }
         let app = crate::app::router(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
+        // Expired uploads and queued deletions too: once before serving, so that the first pass
+        // never races the first requests, then every minute.
+        if let Err(e) = uploads::collect_garbage(&state).await {
+            tracing::warn!(error = ?e, "clean-up failed");
+        }
         let sweeper = state.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + SWEEP_INTERVAL,
+                SWEEP_INTERVAL,
+            );
             loop {
                 tick.tick().await;
                 if let Err(e) = uploads::collect_garbage(&sweeper).await {
