@@ -4,28 +4,36 @@
 //! - `file://` — our own local-folder backend ([`local`]). It is not `object_store`'s
 //!   `LocalFileSystem` because that one does not fsync: we need "write to a temporary file, fsync,
 //!   rename, fsync the directory" before an upload is acknowledged.
-//! - everything else goes through the `object_store` crate (`memory://` now; S3 is configuration
-//!   once its feature is enabled), whose multipart writer streams without buffering whole files.
+//! - `s3://` and `memory://` go through the `object_store` crate ([`object`], [`s3`]), whose
+//!   multipart writer streams without buffering whole files and whose S3 client retries, signs
+//!   and presigns.
 //!
 //! Every operation streams: writers take chunks, readers return a stream of chunks.
 //!
-//! Error policy: a missing blob is [`BlobError::NotFound`]; everything else is [`BlobError::Io`],
-//! whose text is for logs only.
+//! Error policy: a missing blob is [`BlobError::NotFound`]; an object store that does not answer
+//! (after retries) is [`BlobError::Unavailable`]; a local I/O failure is [`BlobError::Io`]. The
+//! texts are for logs only.
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
 use object_store::memory::InMemory;
-use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 pub mod local;
+mod multipart;
+mod object;
 mod resumable;
+pub mod s3;
 
+pub use object::PART_SIZE;
 pub use resumable::UploadFile;
+pub use s3::S3Settings;
 
 /// Failures of the blob layer.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +46,9 @@ pub enum BlobError {
     /// The storage backend cannot do this.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// The object store did not answer, or failed, after retries.
+    #[error("object store unavailable: {0}")]
+    Unavailable(String),
     #[error("storage error: {0}")]
     Io(String),
 }
@@ -52,17 +63,41 @@ impl From<std::io::Error> for BlobError {
     }
 }
 
-impl From<object_store::Error> for BlobError {
-    fn from(e: object_store::Error) -> Self {
-        match e {
-            object_store::Error::NotFound { .. } => Self::NotFound,
-            other => Self::Io(other.to_string()),
-        }
-    }
-}
-
 /// A stream of content chunks.
 pub type BlobStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// A stored blob, as a listing or a HEAD sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// What a presigned PUT binds into its signature: the client must send exactly these headers.
+/// (`object_store` does not let a presigned URL bind `Content-Length`; the size is checked when
+/// the upload is completed instead.)
+#[derive(Debug, Clone, Default)]
+pub struct PutConstraints {
+    pub content_type: String,
+    /// Bound as `x-amz-checksum-sha256`: the store refuses bytes with another hash.
+    pub sha256_base64: Option<String>,
+}
+
+/// A presigned request: the URL and the headers the client must send with it.
+#[derive(Debug, Clone)]
+pub struct Presigned {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Response headers a presigned GET asks the store to answer with.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseOverrides {
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    pub cache_control: Option<String>,
+}
 
 /// The storage for file contents.
 #[derive(Debug, Clone)]
@@ -73,12 +108,14 @@ pub struct BlobStore {
 #[derive(Debug, Clone)]
 enum Backend {
     Local(Arc<local::LocalDir>),
-    Object(Arc<dyn ObjectStore>),
+    Object(Arc<object::ObjectBackend>),
 }
 
 impl BlobStore {
-    /// Opens the backend named by a storage URL: `file:///abs/path`, `file://rel/path` or `memory://`.
-    pub async fn from_url(url: &str) -> Result<Self, String> {
+    /// Opens the backend named by a storage URL: `file:///abs/path`, `file://rel/path`,
+    /// `memory://`, or `s3://bucket[/prefix]` (with `s3`; the `AWS_*` variables fill its gaps).
+    /// An S3 bucket is checked before this returns.
+    pub async fn open(url: &str, s3: &S3Settings) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("file://") {
             if path.is_empty() {
                 return Err("a file:// URL needs a path".into());
@@ -91,22 +128,42 @@ impl BlobStore {
             })
         } else if url == "memory://" || url == "memory:" {
             Ok(Self::in_memory())
+        } else if url.starts_with("s3://") {
+            let backend = s3::open(url, &s3.clone().with_aws_fallback()).await?;
+            Ok(Self {
+                backend: Backend::Object(Arc::new(backend)),
+            })
         } else {
             Err(format!(
-                "unsupported storage URL scheme in '{url}' (expected file:// or memory://)"
+                "unsupported storage URL scheme in '{url}' (expected file://, s3:// or memory://)"
             ))
         }
     }
 
-    /// A process-local in-memory store, for tests.
-    pub fn in_memory() -> Self {
-        Self::from_object_store(Arc::new(InMemory::new()))
+    /// [`Self::open`] with S3 settings from the `AWS_*` variables only.
+    pub async fn from_url(url: &str) -> Result<Self, String> {
+        Self::open(url, &S3Settings::default()).await
     }
 
-    /// Wraps any `object_store` backend.
-    pub fn from_object_store(store: Arc<dyn ObjectStore>) -> Self {
+    /// A process-local in-memory store, for tests.
+    pub fn in_memory() -> Self {
+        let store = Arc::new(InMemory::new());
         Self {
-            backend: Backend::Object(store),
+            backend: Backend::Object(Arc::new(object::ObjectBackend {
+                store: store.clone() as Arc<dyn ObjectStore>,
+                multipart: store,
+                signer: None,
+                prefix: String::new(),
+                kind: "memory",
+            })),
+        }
+    }
+
+    /// `local`, `s3` or `memory`.
+    pub fn kind(&self) -> &'static str {
+        match &self.backend {
+            Backend::Local(_) => "local",
+            Backend::Object(o) => o.kind,
         }
     }
 
@@ -114,15 +171,21 @@ impl BlobStore {
     pub async fn writer(&self, key: &str) -> Result<BlobWriter, BlobError> {
         let inner = match &self.backend {
             Backend::Local(dir) => WriterInner::Local(Box::new(dir.writer(key).await?)),
-            Backend::Object(store) => {
-                WriterInner::Object(Box::new(object_store::buffered::BufWriter::with_capacity(
-                    store.clone(),
-                    ObjectPath::from(key),
-                    8 * 1024 * 1024,
-                )))
-            }
+            Backend::Object(o) => WriterInner::Object(Box::new(o.writer(key))),
         };
-        Ok(BlobWriter { inner })
+        Ok(BlobWriter { inner: Some(inner) })
+    }
+
+    /// Stores a small blob in one request.
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
+        match &self.backend {
+            Backend::Object(o) => o.put(key, bytes).await,
+            Backend::Local(_) => {
+                let mut w = self.writer(key).await?;
+                w.write(bytes).await?;
+                w.finish().await
+            }
+        }
     }
 
     /// Reads a blob, or the given byte range of it, as a stream.
@@ -133,29 +196,23 @@ impl BlobStore {
     ) -> Result<BlobStream, BlobError> {
         match &self.backend {
             Backend::Local(dir) => dir.read(key, range).await,
-            Backend::Object(store) => {
-                let options = GetOptions {
-                    range: range.map(GetRange::Bounded),
-                    ..GetOptions::default()
-                };
-                let result = store.get_opts(&ObjectPath::from(key), options).await?;
-                Ok(result.into_stream().map_err(std::io::Error::other).boxed())
-            }
+            Backend::Object(o) => o.read(key, range).await,
         }
     }
 
     /// The size of a stored blob, or `None` when it does not exist.
     pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        Ok(self.head(key).await?.map(|i| i.size))
+    }
+
+    /// What the store knows of a blob, or `None` when it does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<BlobInfo>, BlobError> {
         let found = match &self.backend {
-            Backend::Local(dir) => dir.size(key).await,
-            Backend::Object(store) => store
-                .head(&ObjectPath::from(key))
-                .await
-                .map(|m| m.size)
-                .map_err(BlobError::from),
+            Backend::Local(dir) => dir.head(key).await,
+            Backend::Object(o) => o.head(key).await,
         };
         match found {
-            Ok(size) => Ok(Some(size)),
+            Ok(info) => Ok(Some(info)),
             Err(BlobError::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
@@ -165,14 +222,55 @@ impl BlobStore {
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
         let result = match &self.backend {
             Backend::Local(dir) => dir.delete(key).await,
-            Backend::Object(store) => store
-                .delete(&ObjectPath::from(key))
-                .await
-                .map_err(BlobError::from),
+            Backend::Object(o) => o.delete(key).await,
         };
         match result {
             Err(BlobError::NotFound) => Ok(()),
             other => other,
+        }
+    }
+
+    /// Every blob whose key starts with `under` (`""` for all, else a folder ending in `/`), in
+    /// no particular order; the store's own folders (staging, unfinished uploads) are not listed.
+    pub fn list(&self, under: &str) -> BoxStream<'static, Result<BlobInfo, BlobError>> {
+        match &self.backend {
+            Backend::Local(dir) => dir.list(under),
+            Backend::Object(o) => o
+                .list(under)
+                .filter(|r| {
+                    let internal = r
+                        .as_ref()
+                        .is_ok_and(|i| i.key.starts_with(multipart::STAGING_PREFIX));
+                    std::future::ready(!internal)
+                })
+                .boxed(),
+        }
+    }
+
+    /// A URL that lets anyone holding it PUT the blob straight into the store, or `None` when
+    /// the backend has no such URLs (Trove then receives the bytes itself).
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        constraints: &PutConstraints,
+        expires_in: Duration,
+    ) -> Result<Option<Presigned>, BlobError> {
+        match &self.backend {
+            Backend::Object(o) => o.presign_put(key, constraints, expires_in).await,
+            Backend::Local(_) => Ok(None),
+        }
+    }
+
+    /// A URL that lets anyone holding it GET the blob straight from the store, or `None`.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        expires_in: Duration,
+        overrides: &ResponseOverrides,
+    ) -> Result<Option<String>, BlobError> {
+        match &self.backend {
+            Backend::Object(o) => o.presign_get(key, expires_in, overrides).await,
+            Backend::Local(_) => Ok(None),
         }
     }
 
@@ -181,7 +279,8 @@ impl BlobStore {
     pub async fn sweep_abandoned_writes(&self) -> Result<usize, BlobError> {
         match &self.backend {
             Backend::Local(dir) => Ok(dir.sweep_staging().await?),
-            // Multipart uploads abandoned in object storage are left to the store's lifecycle rules.
+            // A writer that is dropped aborts its multipart upload; one that dies with its
+            // process leaves it to the bucket's lifecycle rule (see the README).
             Backend::Object(_) => Ok(0),
         }
     }
@@ -190,20 +289,15 @@ impl BlobStore {
     pub async fn ping(&self) -> Result<(), BlobError> {
         match &self.backend {
             Backend::Local(dir) => dir.ping().await,
-            Backend::Object(store) => {
-                let mut listing = store.list(Some(&ObjectPath::from("__ping__")));
-                match listing.next().await {
-                    Some(Err(e)) => Err(e.into()),
-                    _ => Ok(()),
-                }
-            }
+            Backend::Object(o) => o.ping().await,
         }
     }
 }
 
 /// A blob being written. Dropping it without [`finish`](Self::finish) discards what was written.
 pub struct BlobWriter {
-    inner: WriterInner,
+    /// `None` once finished or aborted.
+    inner: Option<WriterInner>,
 }
 
 enum WriterInner {
@@ -215,99 +309,67 @@ impl BlobWriter {
     /// Appends a chunk.
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
         match &mut self.inner {
-            WriterInner::Local(w) => w.write(&chunk).await,
-            WriterInner::Object(w) => w.put(chunk).await.map_err(BlobError::from),
+            Some(WriterInner::Local(w)) => w.write(&chunk).await,
+            Some(WriterInner::Object(w)) => w.put(chunk).await.map_err(BlobError::from),
+            None => Err(BlobError::Io("writer closed".into())),
         }
     }
 
     /// Makes the blob durable and visible under its key. Returns only once it is.
-    pub async fn finish(self) -> Result<(), BlobError> {
-        match self.inner {
-            WriterInner::Local(w) => (*w).finish().await,
-            WriterInner::Object(mut w) => {
+    pub async fn finish(mut self) -> Result<(), BlobError> {
+        match self.inner.take() {
+            Some(WriterInner::Local(w)) => (*w).finish().await,
+            Some(WriterInner::Object(mut w)) => {
                 use tokio::io::AsyncWriteExt;
-                w.shutdown().await.map_err(BlobError::from)
+                if let Err(e) = w.shutdown().await {
+                    abort_object(w).await;
+                    return Err(object_error(e));
+                }
+                Ok(())
             }
+            None => Err(BlobError::Io("writer closed".into())),
         }
     }
 
     /// Discards what was written.
-    pub async fn abort(self) {
-        match self.inner {
-            WriterInner::Local(w) => (*w).abort().await,
-            WriterInner::Object(mut w) => {
-                if let Err(e) = w.abort().await {
-                    tracing::warn!(error = %e, "aborting an object upload failed");
-                }
-            }
+    pub async fn abort(mut self) {
+        match self.inner.take() {
+            Some(WriterInner::Local(w)) => (*w).abort().await,
+            Some(WriterInner::Object(w)) => abort_object(w).await,
+            None => {}
         }
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // Neither finished nor aborted (the request was dropped): an object store's multipart
+        // upload is aborted in the background; a local writer removes its staged file itself.
+        if let Some(WriterInner::Object(w)) = self.inner.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(abort_object(w));
+        }
+    }
+}
+
+async fn abort_object(mut w: Box<object_store::buffered::BufWriter>) {
+    if let Err(e) = w.abort().await {
+        tracing::warn!(error = %e, "aborting an object upload failed");
+    }
+}
+
+/// The I/O errors `BufWriter` reports wrap the store's error.
+fn object_error(e: std::io::Error) -> BlobError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => BlobError::NotFound,
+        _ => BlobError::Unavailable(e.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn round_trip(store: BlobStore) {
-        let mut w = store.writer("b/f/r1").await.unwrap();
-        w.write(Bytes::from_static(b"hello ")).await.unwrap();
-        assert_eq!(
-            store.size("b/f/r1").await.unwrap(),
-            None,
-            "invisible before finish"
-        );
-        w.write(Bytes::from_static(b"world")).await.unwrap();
-        w.finish().await.unwrap();
-        assert_eq!(store.size("b/f/r1").await.unwrap(), Some(11));
-        let all: Vec<Bytes> = store
-            .read("b/f/r1", None)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        assert_eq!(all.concat(), b"hello world");
-        let part: Vec<Bytes> = store
-            .read("b/f/r1", Some(6..9))
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        assert_eq!(part.concat(), b"wor");
-        store.delete("b/f/r1").await.unwrap();
-        store.delete("b/f/r1").await.unwrap();
-        assert_eq!(store.size("b/f/r1").await.unwrap(), None);
-        assert!(matches!(
-            store.read("b/f/r1", None).await,
-            Err(BlobError::NotFound)
-        ));
-
-        let mut aborted = store.writer("b/f/r2").await.unwrap();
-        aborted.write(Bytes::from_static(b"x")).await.unwrap();
-        aborted.abort().await;
-        assert_eq!(store.size("b/f/r2").await.unwrap(), None);
-        store.ping().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn memory_backend() {
-        round_trip(BlobStore::in_memory()).await;
-    }
-
-    #[tokio::test]
-    async fn local_backend() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("file://{}", dir.path().join("blobs").display());
-        let store = BlobStore::from_url(&url).await.unwrap();
-        round_trip(store).await;
-        let staging = dir.path().join("blobs").join(local::STAGING_DIR);
-        assert_eq!(
-            std::fs::read_dir(staging).unwrap().count(),
-            0,
-            "no temporary file left"
-        );
-    }
 
     #[tokio::test]
     async fn dropped_local_writer_leaves_nothing() {

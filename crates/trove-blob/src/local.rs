@@ -19,7 +19,9 @@ use futures_util::StreamExt;
 use tokio::fs;
 use tokio::io::{AsyncWriteExt, BufWriter};
 
-use crate::{BlobError, BlobStream};
+use futures_util::stream::BoxStream;
+
+use crate::{BlobError, BlobInfo, BlobStream};
 
 /// The folder under the root that holds blobs being written.
 pub const STAGING_DIR: &str = ".staging";
@@ -31,6 +33,9 @@ const READ_CHUNK: usize = 512 * 1024;
 const READ_AHEAD: usize = 4;
 /// Reads up to this size are served from one buffer read in one blocking call.
 const SMALL_READ: u64 = 64 * 1024;
+/// Most shared folders remembered as durable (a bucket's 65,536 fan-out folders and then some);
+/// past it, folders are synced again, which is only slower.
+const MAX_KNOWN_DURABLE: usize = 1 << 18;
 
 /// A local folder holding blobs.
 #[derive(Debug)]
@@ -39,7 +44,8 @@ pub struct LocalDir {
     staging: PathBuf,
     /// Unfinished resumable uploads, one appendable file each (see `crate::resumable`).
     uploads: PathBuf,
-    /// Bucket folders whose entry in the root this process has made durable.
+    /// Shared folders (a bucket's, a fan-out prefix's) whose entry in their parent this process
+    /// has made durable.
     durable_buckets: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
@@ -117,8 +123,86 @@ impl LocalDir {
         read_file(self.path_of(key)?, range).await
     }
 
-    pub(crate) async fn size(&self, key: &str) -> Result<u64, BlobError> {
-        Ok(fs::metadata(self.path_of(key)?).await?.len())
+    pub(crate) async fn head(&self, key: &str) -> Result<BlobInfo, BlobError> {
+        let meta = fs::metadata(self.path_of(key)?).await?;
+        Ok(BlobInfo {
+            key: key.to_owned(),
+            size: meta.len(),
+            last_modified: meta.modified()?.into(),
+        })
+    }
+
+    /// Every blob under the folder `under` (`""` for all), found by a walk on a blocking thread
+    /// that hands entries over a small queue, so a listing of millions holds few in memory.
+    pub(crate) fn list(&self, under: &str) -> BoxStream<'static, Result<BlobInfo, BlobError>> {
+        let root = self.root.clone();
+        let start = match under.trim_end_matches('/') {
+            "" => Ok(root.clone()),
+            folder => self.path_of(folder),
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<BlobInfo, BlobError>>(256);
+        tokio::task::spawn_blocking(move || {
+            let start = match start {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            let mut folders = vec![start];
+            while let Some(folder) = folders.pop() {
+                let entries = match std::fs::read_dir(&folder) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e.into()));
+                        return;
+                    }
+                };
+                for entry in entries {
+                    let found = entry.and_then(|e| Ok((e.path(), e.metadata()?)));
+                    let (path, meta) = match found {
+                        Ok(f) => f,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e.into()));
+                            return;
+                        }
+                    };
+                    if meta.is_dir() {
+                        if folder != root
+                            || !matches!(
+                                path.file_name().and_then(|n| n.to_str()),
+                                Some(STAGING_DIR | UPLOADS_DIR)
+                            )
+                        {
+                            folders.push(path);
+                        }
+                        continue;
+                    }
+                    let Some(key) = path
+                        .strip_prefix(&root)
+                        .ok()
+                        .and_then(|k| k.to_str())
+                        .map(str::to_owned)
+                    else {
+                        continue;
+                    };
+                    let info = BlobInfo {
+                        key,
+                        size: meta.len(),
+                        last_modified: meta
+                            .modified()
+                            .map(Into::into)
+                            .unwrap_or_else(|_| chrono::Utc::now()),
+                    };
+                    if tx.blocking_send(Ok(info)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<(), BlobError> {
@@ -268,8 +352,9 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Creates the folders between `root` and `dir` that are missing and returns every folder whose
 /// entries must be fsynced for `dir` and a new entry in it to survive a crash: `dir` itself, the
-/// parent of each folder created, and the root for a bucket folder this process has not yet made
-/// durable (another upload may have created it and not yet synced the root).
+/// parent of each folder created, and the parent of each shared folder (a bucket's, a fan-out
+/// prefix's) this process has not yet made durable: another upload may have created it and not
+/// yet synced its parent.
 fn prepare_dirs(
     root: &Path,
     dir: &Path,
@@ -280,6 +365,7 @@ fn prepare_dirs(
         .map_err(|_| std::io::Error::other("blob folder outside the root"))?;
     let mut to_sync = Vec::new();
     let mut current = root.to_path_buf();
+    let depth_of_file_folder = rel.components().count().saturating_sub(1);
     for (depth, part) in rel.components().enumerate() {
         let next = current.join(part);
         let created = match std::fs::create_dir(&next) {
@@ -287,11 +373,12 @@ fn prepare_dirs(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
             Err(e) => return Err(e),
         };
-        let known = depth == 0
+        let shared = depth < depth_of_file_folder;
+        let known = shared
             && durable_buckets
                 .lock()
                 .is_ok_and(|known| known.contains(&next));
-        if created || (depth == 0 && !known) {
+        if created || (shared && !known) {
             to_sync.push(current.clone());
         }
         current = next;
@@ -328,15 +415,20 @@ pub(crate) async fn move_into_place(
         for dir in &to_sync {
             sync_dir(dir)?;
         }
-        if let (Ok(mut known), Some(bucket)) = (
-            durable.lock(),
-            parent
-                .strip_prefix(&root)
-                .ok()
-                .and_then(|rel| rel.components().next())
-                .map(|c| root.join(c)),
-        ) {
-            known.insert(bucket);
+        // Every shared folder on the way (all but the file's own) is durable now.
+        if let (Ok(mut known), Some(shared)) = (durable.lock(), parent.parent())
+            && shared.starts_with(&root)
+        {
+            let mut dir = shared;
+            while dir != root && known.len() < MAX_KNOWN_DURABLE {
+                if !known.insert(dir.to_path_buf()) {
+                    break;
+                }
+                match dir.parent() {
+                    Some(p) => dir = p,
+                    None => break,
+                }
+            }
         }
         Ok(())
     })
@@ -410,18 +502,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let known = Mutex::new(HashSet::new());
-        let first = prepare_dirs(root, &root.join("b/f1"), &known).unwrap();
+        let first = prepare_dirs(root, &root.join("b/00/01/f1"), &known).unwrap();
         assert_eq!(
             first,
-            vec![root.to_path_buf(), root.join("b"), root.join("b/f1")],
-            "the root holds the new bucket folder, the bucket the new file folder"
+            vec![
+                root.to_path_buf(),
+                root.join("b"),
+                root.join("b/00"),
+                root.join("b/00/01"),
+                root.join("b/00/01/f1")
+            ],
+            "each folder holds a new entry"
         );
-        // Created by someone else and not yet known durable: the root is synced again.
-        let again = prepare_dirs(root, &root.join("b/f2"), &known).unwrap();
+        // Created by someone else and not yet known durable: their parents are synced again.
+        let again = prepare_dirs(root, &root.join("b/00/01/f2"), &known).unwrap();
         assert_eq!(again[0], root.to_path_buf());
-        known.lock().unwrap().insert(root.join("b"));
-        let later = prepare_dirs(root, &root.join("b/f3"), &known).unwrap();
-        assert_eq!(later, vec![root.join("b"), root.join("b/f3")]);
+        assert_eq!(again.len(), 5);
+        for shared in ["b", "b/00", "b/00/01"] {
+            known.lock().unwrap().insert(root.join(shared));
+        }
+        let later = prepare_dirs(root, &root.join("b/00/01/f3"), &known).unwrap();
+        assert_eq!(later, vec![root.join("b/00/01"), root.join("b/00/01/f3")]);
     }
 
     #[test]

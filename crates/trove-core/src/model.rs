@@ -283,8 +283,22 @@ impl FileRecord {
         format!("\"{sha256_hex}\"")
     }
 
-    /// The blob key of a revision: `{bucketId}/{fileId}/{revision}`.
+    /// The blob key of a revision: `{bucketId}/{ab}/{cd}/{fileId}/{revision}`, where `abcd` are
+    /// four hex digits of a hash of the file id. Object stores partition request rates by key
+    /// prefix, and time-ordered ids would otherwise put every new upload under one prefix; the
+    /// same fan-out keeps local folders small. One layout serves every backend.
     pub fn blob_key(bucket: &BucketId, id: FileId, revision: RevisionId) -> String {
+        let fan = fan_out(&id.to_string());
+        format!(
+            "{bucket}/{:02x}/{:02x}/{id}/{revision}",
+            fan >> 8,
+            fan & 0xff
+        )
+    }
+
+    /// The key revisions had before the fan-out (`{bucketId}/{fileId}/{revision}`), which
+    /// `trove migrate-storage` still reads.
+    pub fn legacy_blob_key(bucket: &BucketId, id: FileId, revision: RevisionId) -> String {
         format!("{bucket}/{id}/{revision}")
     }
 
@@ -295,10 +309,40 @@ impl FileRecord {
     }
 }
 
+/// 16 bits of FNV-1a over `text`: stable across versions and platforms, spread evenly.
+fn fan_out(text: &str) -> u16 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in text.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    ((h >> 16) ^ (h & 0xffff)) as u16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::time::now;
+
+    #[test]
+    fn blob_keys_spread_time_ordered_ids_over_many_prefixes() {
+        let bucket = BucketId::default_bucket();
+        let revision = RevisionId::new();
+        let prefixes: std::collections::HashSet<String> = (0..2000)
+            .map(|_| {
+                let key = FileRecord::blob_key(&bucket, FileId::new(), revision);
+                key.split('/').take(3).collect::<Vec<_>>().join("/")
+            })
+            .collect();
+        // 2000 consecutive ids (same millisecond prefix) land under well over a thousand of the
+        // 65,536 prefixes.
+        assert!(prefixes.len() > 1500, "{} prefixes", prefixes.len());
+        let id = FileId::new();
+        let key = FileRecord::blob_key(&bucket, id, revision);
+        assert_eq!(key, FileRecord::blob_key(&bucket, id, revision), "stable");
+        assert!(key.starts_with("default/") && key.ends_with(&format!("/{id}/{revision}")));
+        assert_eq!(key.split('/').count(), 5);
+    }
 
     #[test]
     fn bucket_defaults() {

@@ -95,7 +95,20 @@ impl From<MetaError> for ApiError {
 
 impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> Self {
-        Self::internal(e)
+        match e {
+            BlobError::Unavailable(detail) => {
+                tracing::warn!(%detail, "object store unavailable");
+                Self::new(
+                    ErrorCode::Unavailable,
+                    "the file storage is unavailable; retry shortly",
+                )
+                .with_header(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("5"),
+                )
+            }
+            other => Self::internal(other),
+        }
     }
 }
 

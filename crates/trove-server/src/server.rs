@@ -127,9 +127,16 @@ pub async fn build_state_reporting(
             .await
             .map_err(|e| anyhow::anyhow!("TROVE_DATABASE_URL: {e}"))?,
     );
-    let blobs = BlobStore::from_url(&config.storage_url)
+    let blobs = BlobStore::open(&config.storage_url, &config.s3)
         .await
-        .map_err(|e| anyhow::anyhow!("TROVE_STORAGE_URL: {e}"))?;
+        .map_err(|e| {
+            // S3's messages name their own setting; the others are about the URL.
+            if e.starts_with("TROVE_") {
+                anyhow::anyhow!(e)
+            } else {
+                anyhow::anyhow!("TROVE_STORAGE_URL: {e}")
+            }
+        })?;
     meta.ensure_bucket(&Bucket::default_bucket(time::now()))
         .await?;
     let auth = Authenticator::new(config.admin_key.as_deref().unwrap_or_default(), &config.jwt)

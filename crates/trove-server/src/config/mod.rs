@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use figment::value::Value;
+use trove_blob::S3Settings;
 
 mod settings;
 pub use settings::{SETTINGS, Setting};
@@ -77,6 +78,11 @@ pub struct Config {
     pub public_url: String,
     pub database_url: String,
     pub storage_url: String,
+    /// How to reach an `s3://` storage URL (`TROVE_S3_*`).
+    pub s3: S3Settings,
+    /// Signed and public download URLs redirect to the store's presigned URL
+    /// (`TROVE_S3_PRESIGNED_DOWNLOADS`).
+    pub presigned_downloads: bool,
     pub admin_key: Option<String>,
     pub jwt: JwtConfig,
     /// Allowed CORS origins; `*` allows any.
@@ -193,12 +199,39 @@ impl Config {
         }
         let storage_url = get("storage_url")
             .unwrap_or_else(|| format!("file://{}", data_dir.join("blobs").display()));
-        if !(storage_url.starts_with("file://") || storage_url.starts_with("memory:")) {
+        if !["file://", "memory:", "s3://"]
+            .iter()
+            .any(|scheme| storage_url.starts_with(scheme))
+        {
             return Err(bad(
                 "TROVE_STORAGE_URL",
-                format!("'{storage_url}' is not supported (expected file:// or memory://)"),
+                format!("'{storage_url}' is not supported (expected file://, s3:// or memory://)"),
             ));
         }
+        let flag = |key: &str, var: &str| -> Result<bool, ConfigError> {
+            match get(key).as_deref() {
+                None | Some("false") | Some("0") => Ok(false),
+                Some("true") | Some("1") => Ok(true),
+                Some(v) => Err(bad(var, format!("'{v}' is not true or false"))),
+            }
+        };
+        let s3 = S3Settings {
+            endpoint: get("s3_endpoint"),
+            region: get("s3_region"),
+            access_key_id: get("s3_access_key_id"),
+            secret_access_key: get("s3_secret_access_key"),
+            session_token: None,
+            force_path_style: flag("s3_force_path_style", "TROVE_S3_FORCE_PATH_STYLE")?,
+        };
+        if let Some(e) = &s3.endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            return Err(bad(
+                "TROVE_S3_ENDPOINT",
+                format!("'{e}' is not an http:// or https:// URL"),
+            ));
+        }
+        let presigned_downloads = flag("s3_presigned_downloads", "TROVE_S3_PRESIGNED_DOWNLOADS")?;
         let admin_key = get("admin_key");
         if let Some(k) = &admin_key
             && k.len() < 16
@@ -315,6 +348,8 @@ impl Config {
             public_url,
             database_url,
             storage_url,
+            s3,
+            presigned_downloads,
             admin_key,
             jwt: JwtConfig {
                 secret: jwt_secret,
@@ -336,12 +371,26 @@ impl Config {
         })
     }
 
-    /// A configuration for tests: port 0 on loopback, everything under `data_dir`.
+    /// A configuration for tests: port 0 on loopback, everything under `data_dir`, except the
+    /// bytes when `TROVE_TEST_STORAGE_URL` names an S3 bucket: then they go under a prefix of
+    /// their own in it (endpoint and keys from the `AWS_*` variables, path-style requests).
     pub fn for_tests(data_dir: &Path) -> Self {
         let mut values = BTreeMap::new();
         values.insert("addr".to_owned(), "127.0.0.1:0".to_owned());
         values.insert("data_dir".to_owned(), data_dir.display().to_string());
+        if let Ok(url) = std::env::var("TROVE_TEST_STORAGE_URL") {
+            values.insert(
+                "storage_url".to_owned(),
+                format!("{}/{}", url.trim_end_matches('/'), uuid::Uuid::new_v4()),
+            );
+            values.insert("s3_force_path_style".to_owned(), "true".to_owned());
+        }
         Self::from_values(&values).unwrap_or_else(|e| panic!("test configuration: {e}"))
+    }
+
+    /// Whether this configuration keeps bytes in a local folder.
+    pub fn local_storage(&self) -> bool {
+        self.storage_url.starts_with("file://")
     }
 }
 

@@ -27,7 +27,22 @@ pub const SETTINGS: &[Setting] = &[
     setting("TROVE_DATABASE_URL", "`sqlite://{data dir}/trove.db`"),
     setting(
         "TROVE_STORAGE_URL",
-        "`file://{data dir}/blobs` (also `memory://`)",
+        "`file://{data dir}/blobs` (also `s3://bucket[/prefix]` and `memory://`)",
+    ),
+    setting(
+        "TROVE_S3_ENDPOINT",
+        "AWS S3 (`AWS_ENDPOINT_URL` when set); e.g. `http://127.0.0.1:9000` for a self-hosted store",
+    ),
+    setting("TROVE_S3_REGION", "`AWS_REGION`, else `us-east-1`"),
+    setting("TROVE_S3_ACCESS_KEY_ID", "`AWS_ACCESS_KEY_ID`"),
+    setting("TROVE_S3_SECRET_ACCESS_KEY", "`AWS_SECRET_ACCESS_KEY`"),
+    setting(
+        "TROVE_S3_FORCE_PATH_STYLE",
+        "`false` (`true`: `endpoint/bucket/key` URLs, as MinIO, Garage and most self-hosted stores need)",
+    ),
+    setting(
+        "TROVE_S3_PRESIGNED_DOWNLOADS",
+        "`false` (`true`: signed and public download URLs answer 307 to the store's own presigned URL)",
     ),
     setting(
         "TROVE_ADMIN_KEY",
@@ -94,7 +109,13 @@ pub const SETTINGS: &[Setting] = &[
 ];
 
 /// Settings whose value is a secret or an id, taken exactly as given (not even trimmed).
-pub(super) const VERBATIM: &[&str] = &["admin_key", "jwt_secret", "signing_key"];
+pub(super) const VERBATIM: &[&str] = &[
+    "admin_key",
+    "jwt_secret",
+    "signing_key",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+];
 
 /// The configuration key of a `TROVE_*` variable; an unknown one is an error naming the closest.
 pub(super) fn env_key(var: &str) -> Result<String, ConfigError> {

@@ -39,6 +39,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Bytes in a local folder under the data directory, whatever `TROVE_TEST_STORAGE_URL` says:
+    /// for tests of what that backend does on disk.
+    pub fn local_storage(self) -> Self {
+        self.config(|c| c.storage_url = format!("file://{}", c.data_dir.join("blobs").display()))
+    }
+
     /// Every content in the blob store, however small: for tests of the blob store itself.
     pub fn blobs_only(self) -> Self {
         self.config(|c| c.inline_max_bytes = 0)
@@ -292,29 +298,22 @@ impl Drop for ServerProcess {
 }
 
 /// Blob files on disk, outside the staging folder.
-pub fn stored_blobs(app: &TestApp) -> usize {
-    fn walk(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| {
-                        let p = e.path();
-                        if p.file_name()
-                            .is_some_and(|n| n == ".staging" || n == ".uploads")
-                        {
-                            0
-                        } else if p.is_dir() {
-                            walk(&p)
-                        } else {
-                            1
-                        }
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    walk(&app.data_dir().join("blobs"))
+/// The local folder holding the revisions of file `id` (local storage only).
+pub fn file_folder(app: &TestApp, bucket: &str, id: &str) -> std::path::PathBuf {
+    let key = trove_core::FileRecord::blob_key(
+        &trove_core::BucketId::parse(bucket).unwrap(),
+        trove_core::FileId::parse(id).unwrap(),
+        trove_core::RevisionId::new(),
+    );
+    let folder = key.rsplit_once('/').unwrap().0;
+    app.data_dir().join("blobs").join(folder)
+}
+
+/// How many blobs the store holds (not counting unfinished writes), whatever the backend.
+pub async fn stored_blobs(app: &TestApp) -> usize {
+    use futures_util::TryStreamExt;
+    let all: Vec<_> = app.server.state.blobs.list("").try_collect().await.unwrap();
+    all.len()
 }
 
 pub fn staged(app: &TestApp) -> usize {

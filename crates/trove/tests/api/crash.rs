@@ -146,12 +146,12 @@ async fn sigkill_during_upload_leaves_no_ready_file_without_its_blob() {
                 assert_eq!(inline, size, "ready file {id} has its whole inline content");
                 continue;
             }
-            let path = dir
-                .path()
-                .join("blobs")
-                .join(bucket)
-                .join(&id)
-                .join(revision);
+            let key = trove_core::FileRecord::blob_key(
+                &trove_core::BucketId::parse(&bucket).unwrap(),
+                trove_core::FileId::parse(&id).unwrap(),
+                trove_core::RevisionId(revision.parse().unwrap()),
+            );
+            let path = dir.path().join("blobs").join(key);
             let on_disk = std::fs::metadata(&path)
                 .map(|m| m.len())
                 .unwrap_or(u64::MAX);

@@ -137,7 +137,7 @@ async fn an_upload_whose_row_is_gone_at_completion_deletes_its_bytes() {
     drop(tx);
     let res = response.await.unwrap().unwrap();
     assert_eq!(error_code(res, 409).await, "conflict");
-    assert_eq!(stored_blobs(&app), 0, "no bytes left behind");
+    assert_eq!(stored_blobs(&app).await, 0, "no bytes left behind");
     assert_eq!(staged(&app), 0);
 }
 
@@ -309,7 +309,7 @@ async fn deletes_racing_replacements_leak_no_blob() {
     trove_server::service::uploads::collect_garbage(&app.server.state)
         .await
         .unwrap();
-    assert_eq!(stored_blobs(&app), 0, "every revision's bytes were deleted");
+    assert_eq!(stored_blobs(&app).await, 0, "every revision's bytes were deleted");
 }
 
 /// Item 5: sixteen concurrent writers on a file database: no request fails with a 500.

@@ -243,10 +243,12 @@ async fn replaced_content_gets_a_new_etag_and_old_validators_stop_matching() {
     let res = get(&app, &id, &[("if-none-match", etag.as_str())]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "new content");
-    // The old revision's blob is gone from disk.
-    let bucket_dir = app.data_dir().join("blobs/default").join(&id);
-    let revisions: Vec<_> = std::fs::read_dir(bucket_dir).unwrap().collect();
-    assert_eq!(revisions.len(), 1, "only the current revision is stored");
+    // The old revision's blob is gone from the store.
+    assert_eq!(
+        crate::common::stored_blobs(&app).await,
+        1,
+        "only the current revision is stored"
+    );
 }
 
 #[tokio::test]

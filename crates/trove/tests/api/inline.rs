@@ -82,7 +82,7 @@ async fn both_sides_of_the_threshold_serve_alike() {
         serves(&app, &format!("/v1/files/{}/content", id_of(&f)), &body).await;
     }
     assert_eq!(
-        stored_blobs(&app),
+        stored_blobs(&app).await,
         2,
         "only the contents above the threshold are in the blob store"
     );
@@ -142,8 +142,8 @@ async fn links_replacement_and_deletion_work_on_inline_contents() {
         assert_eq!(res.status(), 200);
         serves(&app, &content, &body).await;
     }
-    crate::common::wait_until(10, "the replaced blob to be deleted", || {
-        stored_blobs(&app) == 0
+    crate::common::wait_for(10, "the replaced blob to be deleted", || async {
+        stored_blobs(&app).await == 0
     })
     .await;
 
@@ -210,5 +210,5 @@ async fn direct_and_multipart_uploads_keep_small_contents_inline() {
         "second",
     )
     .await;
-    assert_eq!(stored_blobs(&app), 0);
+    assert_eq!(stored_blobs(&app).await, 0);
 }

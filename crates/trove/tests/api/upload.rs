@@ -175,7 +175,7 @@ async fn multipart_failure_keeps_earlier_files_and_lists_them() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(stored_blobs(&app), 1);
+    assert_eq!(stored_blobs(&app).await, 1);
     assert_eq!(staged(&app), 0);
 }
 
@@ -288,7 +288,7 @@ async fn delete_removes_row_and_blob() {
     let f = app
         .upload(&Who::Admin, "name=a.txt", "text/plain", "x")
         .await;
-    assert_eq!(stored_blobs(&app), 1);
+    assert_eq!(stored_blobs(&app).await, 1);
     let path = format!("/v1/files/{}", id_of(&f));
     let res = app
         .request(Method::DELETE, &path, &Who::Admin)
@@ -296,7 +296,7 @@ async fn delete_removes_row_and_blob() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    assert_eq!(stored_blobs(&app), 0);
+    assert_eq!(stored_blobs(&app).await, 0);
     let res = app
         .request(Method::DELETE, &path, &Who::Admin)
         .send()

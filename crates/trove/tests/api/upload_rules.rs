@@ -59,7 +59,7 @@ async fn size_limits() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-length"], "0");
-    assert_eq!(stored_blobs(&app), 2, "refused uploads leave no blob");
+    assert_eq!(stored_blobs(&app).await, 2, "refused uploads leave no blob");
     assert_eq!(staged(&app), 0, "nor a staged file");
 }
 
@@ -106,7 +106,7 @@ async fn mime_rules() {
         .await
         .unwrap();
     assert_eq!(error_code(res, 415).await, "mime_type_not_allowed");
-    assert_eq!(stored_blobs(&app), 2);
+    assert_eq!(stored_blobs(&app).await, 2);
 }
 
 #[tokio::test]

@@ -1,0 +1,260 @@
+//! The `object_store` backends: S3 (any S3-compatible store) and memory.
+//!
+//! Keys are stored under an optional prefix (`s3://bucket/prefix`). Writes stream into multipart
+//! uploads of [`PART_SIZE`] parts with at most [`PARTS_IN_FLIGHT`] in flight, so a writer holds
+//! at most a few parts in memory whatever the file's size; a writer dropped before it finished
+//! aborts its multipart upload in the background.
+//!
+//! Every failure other than a missing object is [`BlobError::Unavailable`]: the store did not
+//! answer, or answered with an error after `object_store`'s retries.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::buffered::BufWriter;
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path as ObjectPath;
+use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::{BlobError, BlobInfo, BlobStream, Presigned, PutConstraints, ResponseOverrides};
+
+/// Size of each part a streaming write sends (S3's minimum is 5 MiB).
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts of one write in flight at once.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// An object store and where in it Trove's keys live.
+pub(crate) struct ObjectBackend {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) multipart: Arc<dyn MultipartStore>,
+    /// Present for stores that presign URLs (S3).
+    pub(crate) signer: Option<Arc<dyn Signer>>,
+    /// `""` or `"some/prefix/"`.
+    pub(crate) prefix: String,
+    pub(crate) kind: &'static str,
+}
+
+impl std::fmt::Debug for ObjectBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectBackend")
+            .field("store", &self.store)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<object_store::Error> for BlobError {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => Self::NotFound,
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl ObjectBackend {
+    pub(crate) fn path(&self, key: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}{key}", self.prefix))
+    }
+
+    pub(crate) fn writer(&self, key: &str) -> BufWriter {
+        BufWriter::with_capacity(self.store.clone(), self.path(key), PART_SIZE)
+            .with_max_concurrency(PARTS_IN_FLIGHT)
+    }
+
+    pub(crate) async fn read(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobStream, BlobError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let result = self.store.get_opts(&self.path(key), options).await?;
+        Ok(result.into_stream().map_err(std::io::Error::other).boxed())
+    }
+
+    pub(crate) async fn head(&self, key: &str) -> Result<BlobInfo, BlobError> {
+        let meta = self.store.head(&self.path(key)).await?;
+        Ok(BlobInfo {
+            key: key.to_owned(),
+            size: meta.size,
+            last_modified: meta.last_modified,
+        })
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        Ok(self.store.delete(&self.path(key)).await?)
+    }
+
+    pub(crate) async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
+        self.store
+            .put(&self.path(key), PutPayload::from_bytes(bytes))
+            .await?;
+        Ok(())
+    }
+
+    /// Every stored object under `under` (a key prefix ending in `/`, or `""` for all).
+    pub(crate) fn list(
+        &self,
+        under: &str,
+    ) -> futures_util::stream::BoxStream<'static, Result<BlobInfo, BlobError>> {
+        let prefix = self.prefix.clone();
+        let root = format!("{prefix}{under}");
+        let root = root.trim_end_matches('/');
+        let listing = if root.is_empty() {
+            self.store.list(None)
+        } else {
+            self.store.list(Some(&ObjectPath::from(root)))
+        };
+        listing
+            .map(move |item| {
+                let meta = item?;
+                let key = meta
+                    .location
+                    .as_ref()
+                    .strip_prefix(prefix.as_str())
+                    .unwrap_or(meta.location.as_ref())
+                    .to_owned();
+                Ok(BlobInfo {
+                    key,
+                    size: meta.size,
+                    last_modified: meta.last_modified,
+                })
+            })
+            .boxed()
+    }
+
+    /// Answers when the store does: lists at most one key under the prefix.
+    pub(crate) async fn ping(&self) -> Result<(), BlobError> {
+        let path = ObjectPath::from(format!("{}__ping__", self.prefix));
+        match self.store.list(Some(&path)).next().await {
+            Some(Err(e)) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) async fn presign_put(
+        &self,
+        key: &str,
+        constraints: &PutConstraints,
+        expires_in: Duration,
+    ) -> Result<Option<Presigned>, BlobError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let mut options = SignedUrlOptions::default();
+        let mut headers = Vec::new();
+        let mut bind = |name: &'static str, value: String| -> Result<(), BlobError> {
+            let v = HeaderValue::from_str(&value)
+                .map_err(|_| BlobError::Io(format!("invalid {name} header value")))?;
+            options
+                .signed_headers
+                .append(HeaderName::from_static(name), v);
+            headers.push((name.to_owned(), value));
+            Ok(())
+        };
+        bind("content-type", constraints.content_type.clone())?;
+        if let Some(sha) = &constraints.sha256_base64 {
+            bind("x-amz-checksum-sha256", sha.clone())?;
+        }
+        let url = signer
+            .signed_url_opts(Method::PUT, &self.path(key), expires_in, &options)
+            .await?;
+        Ok(Some(Presigned {
+            url: url.to_string(),
+            headers,
+        }))
+    }
+
+    pub(crate) async fn presign_get(
+        &self,
+        key: &str,
+        expires_in: Duration,
+        overrides: &ResponseOverrides,
+    ) -> Result<Option<String>, BlobError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let mut query = Vec::new();
+        if let Some(t) = &overrides.content_type {
+            query.push(("response-content-type", t.clone()));
+        }
+        if let Some(d) = &overrides.content_disposition {
+            query.push(("response-content-disposition", d.clone()));
+        }
+        if let Some(c) = &overrides.cache_control {
+            query.push(("response-cache-control", c.clone()));
+        }
+        let options = SignedUrlOptions::default().with_query(query);
+        let url = signer
+            .signed_url_opts(Method::GET, &self.path(key), expires_in, &options)
+            .await?;
+        Ok(Some(url.to_string()))
+    }
+
+    pub(crate) async fn start_multipart(&self, key: &str) -> Result<String, BlobError> {
+        Ok(self.multipart.create_multipart(&self.path(key)).await?)
+    }
+
+    pub(crate) async fn put_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        index: usize,
+        bytes: Bytes,
+    ) -> Result<String, BlobError> {
+        let part = self
+            .multipart
+            .put_part(
+                &self.path(key),
+                &upload_id.to_owned(),
+                index,
+                PutPayload::from_bytes(bytes),
+            )
+            .await?;
+        Ok(part.content_id)
+    }
+
+    pub(crate) async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<String>,
+    ) -> Result<(), BlobError> {
+        let parts = parts
+            .into_iter()
+            .map(|content_id| PartId { content_id })
+            .collect();
+        self.multipart
+            .complete_multipart(&self.path(key), &upload_id.to_owned(), parts)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn abort_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), BlobError> {
+        match self
+            .multipart
+            .abort_multipart(&self.path(key), &upload_id.to_owned())
+            .await
+        {
+            Err(object_store::Error::NotFound { .. }) | Ok(()) => Ok(()),
+            // The memory store reports an unknown upload as a generic error.
+            Err(object_store::Error::Generic { source, .. })
+                if self.kind == "memory" && source.to_string().contains("not found") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
