@@ -168,7 +168,7 @@ async fn health_readiness_version_and_request_ids() {
 
 #[tokio::test]
 async fn readiness_fails_when_storage_is_gone() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     std::fs::remove_dir_all(app.data_dir().join("blobs")).unwrap();
     let res = app.get("/readyz", &Who::Anonymous).send().await.unwrap();
     assert_eq!(res.status(), 503);

@@ -40,7 +40,8 @@ impl TestAppBuilder {
     }
 
     /// Bytes in a local folder under the data directory, whatever `TROVE_TEST_STORAGE_URL` says:
-    /// for tests of what that backend does on disk.
+    /// for tests of what that backend does on disk, and for resumable uploads, which object
+    /// storage does not keep yet.
     pub fn local_storage(self) -> Self {
         self.config(|c| c.storage_url = format!("file://{}", c.data_dir.join("blobs").display()))
     }
@@ -320,6 +321,13 @@ pub fn staged(app: &TestApp) -> usize {
     std::fs::read_dir(app.data_dir().join("blobs/.staging"))
         .unwrap()
         .count()
+}
+
+/// Whether no unfinished write left bytes behind. Only the local folder's staging can be looked
+/// at: on object storage an unfinished write is a multipart upload, which its writer aborts and
+/// which `object_store` cannot list, so there the stored blobs are all a test can check.
+pub fn nothing_staged(app: &TestApp) -> bool {
+    !app.server.state.config.local_storage() || staged(app) == 0
 }
 
 /// Polls an async `condition` every 10 ms until it holds; panics after `secs` seconds.

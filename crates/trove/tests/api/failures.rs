@@ -9,7 +9,11 @@ use crate::common::{TestApp, Who, id_of};
 
 #[tokio::test]
 async fn a_500_hides_internal_detail_and_carries_a_request_id() {
-    let app = TestApp::builder().blobs_only().local_storage().start().await;
+    let app = TestApp::builder()
+        .blobs_only()
+        .local_storage()
+        .start()
+        .await;
     // The blob folder disappears under the running server.
     std::fs::remove_dir_all(app.data_dir().join("blobs")).unwrap();
     let res = app
@@ -33,7 +37,11 @@ async fn a_500_hides_internal_detail_and_carries_a_request_id() {
 
 #[tokio::test]
 async fn a_blob_that_cannot_be_deleted_is_queued_and_swept_later() {
-    let app = TestApp::builder().blobs_only().local_storage().start().await;
+    let app = TestApp::builder()
+        .blobs_only()
+        .local_storage()
+        .start()
+        .await;
     let file = app
         .upload(&Who::Admin, "name=a.txt", "text/plain", "x")
         .await;

@@ -93,7 +93,7 @@ fn ids(listing: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_server_lists_each_callers_unfinished_uploads() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     app.create_bucket(json!({"id": "docs"})).await;
     let alice = app.user("alice", Some("t1"));
     let bob = app.user("bob", Some("t1"));

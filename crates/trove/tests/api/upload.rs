@@ -5,7 +5,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{TestApp, Who, error_code, id_of, staged, stored_blobs};
+use crate::common::{TestApp, Who, error_code, id_of, stored_blobs};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde";
 
@@ -176,7 +176,7 @@ async fn multipart_failure_keeps_earlier_files_and_lists_them() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(stored_blobs(&app).await, 1);
-    assert_eq!(staged(&app), 0);
+    assert!(crate::common::nothing_staged(&app));
 }
 
 #[tokio::test]

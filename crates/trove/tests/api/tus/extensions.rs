@@ -12,7 +12,7 @@ use crate::common::{TestApp, Who, error_code, wait_for};
 
 #[tokio::test]
 async fn checksums_are_verified_and_a_mismatching_chunk_is_discarded() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     let who = Who::Admin;
     let path = create(&app, &who, 12, &[("filename", "c.txt")]).await;
     let send = |offset: u64, body: &'static [u8], checksum: String| {
@@ -70,7 +70,7 @@ async fn checksums_are_verified_and_a_mismatching_chunk_is_discarded() {
 
 #[tokio::test]
 async fn termination_removes_the_upload_and_its_file() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     let who = app.user("alice", None);
     let path = create(&app, &who, 10, &[("filename", "t.txt")]).await;
     assert_eq!(
@@ -128,7 +128,7 @@ async fn termination_removes_the_upload_and_its_file() {
 
 #[tokio::test]
 async fn a_deferred_length_is_announced_later_and_bounded_as_bytes_arrive() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     let who = Who::Admin;
     app.create_bucket(serde_json::json!({"id": "small", "maxUploadFileSize": 8}))
         .await;
@@ -183,7 +183,7 @@ async fn a_deferred_length_is_announced_later_and_bounded_as_bytes_arrive() {
 
 #[tokio::test]
 async fn creation_with_upload_can_carry_the_whole_file() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     let who = Who::Admin;
     let res = tus(&app, Method::POST, "/v1/tus", &who)
         .header("upload-length", 11)
@@ -215,6 +215,7 @@ async fn creation_with_upload_can_carry_the_whole_file() {
 #[tokio::test]
 async fn an_expired_upload_is_gone_and_collected() {
     let app = TestApp::builder()
+        .local_storage()
         .config(|c| c.upload_expiry_secs = 0)
         .start()
         .await;
