@@ -274,6 +274,11 @@ impl BlobStore {
         }
     }
 
+    /// Whether clients send bytes straight to the store ([`Self::presign_put`] gives URLs).
+    pub fn presigns(&self) -> bool {
+        matches!(&self.backend, Backend::Object(o) if o.signer.is_some())
+    }
+
     /// Removes what writers that died left behind (staged files of the local backend no live
     /// writer holds); safe beside running servers. Returns how many were removed.
     pub async fn sweep_abandoned_writes(&self) -> Result<usize, BlobError> {

@@ -218,6 +218,7 @@ mod tests {
             created_at: crate::time::now(),
             updated_at: crate::time::now(),
             revision: None,
+            status_reason: None,
             inline_content: None,
         }
     }

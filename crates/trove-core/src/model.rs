@@ -266,6 +266,9 @@ pub struct FileRecord {
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// Why the file is in status `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
     /// The blob revision holding the current content; internal.
     #[serde(skip)]
     pub revision: Option<RevisionId>,

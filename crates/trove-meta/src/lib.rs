@@ -79,7 +79,9 @@ pub struct StoredContent {
     pub revision: RevisionId,
     pub size: u64,
     pub mime_type: String,
-    pub checksum_sha256: String,
+    /// `None` when the bytes never passed through Trove and their uploader declared no hash (a
+    /// direct upload to object storage).
+    pub checksum_sha256: Option<String>,
     pub etag: String,
     /// The bytes themselves when they are kept in the metadata store, not the blob store: they are
     /// durable once the write that records them commits.
@@ -94,7 +96,20 @@ impl StoredContent {
             size,
             mime_type,
             etag: trove_core::FileRecord::etag_for(&sha256),
-            checksum_sha256: sha256,
+            checksum_sha256: Some(sha256),
+            inline: None,
+        }
+    }
+
+    /// The facts of content whose hash is unknown: the ETag derives from the revision, which
+    /// names these bytes and no others.
+    pub fn unhashed(revision: RevisionId, size: u64, mime_type: String) -> Self {
+        Self {
+            revision,
+            size,
+            mime_type,
+            etag: format!("\"r{}\"", revision.0.simple()),
+            checksum_sha256: None,
             inline: None,
         }
     }
@@ -254,12 +269,22 @@ pub trait MetaStore: Send + Sync + 'static {
         fingerprint: Option<&str>,
         length: Option<u64>,
     ) -> Result<(), MetaError>;
+    /// The length a direct upload announced, if it announced one.
+    async fn direct_upload_length(&self, file: FileId) -> Result<Option<u64>, MetaError>;
     /// Marks the upload URL used; false when it was used already (or never existed).
     async fn use_direct_upload(&self, file: FileId) -> Result<bool, MetaError>;
     /// Opens the upload URL again after its bytes were refused, so the client may retry.
     async fn reopen_direct_upload(&self, file: FileId) -> Result<(), MetaError>;
     /// Marks a pending file `cancelled` (its row stays until clean-up); false unless it was pending.
     async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError>;
+    /// Marks a pending file `error` with the reason (its bytes were refused after they were
+    /// stored); false unless it was pending.
+    async fn fail_upload(
+        &self,
+        file: FileId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, MetaError>;
     /// Pending or cancelled files to clean up: those not touched since `stale_before` (an upload in
     /// progress touches its row as bytes arrive) and, for direct uploads, whose URL also expired
     /// before `now`.

@@ -168,6 +168,49 @@ pub async fn serve(
     builder.body(body).map_err(ApiError::internal)
 }
 
+/// With `TROVE_S3_PRESIGNED_DOWNLOADS`, a 307 to the object store's own presigned GET for
+/// `lifetime` seconds, so the bytes bypass Trove; `None` when Trove serves them itself (the
+/// setting is off, the backend presigns nothing, or the content lives in the database). The store
+/// is told the type, disposition and caching to answer with; a redirect is never stored by a
+/// cache, since the URL it points to expires.
+pub async fn redirect_to_store(
+    state: &AppState,
+    file: &FileRecord,
+    bucket: &Bucket,
+    opts: &ServeOptions,
+    lifetime: i64,
+) -> ApiResult<Option<Response>> {
+    let key = match (file.status, file.current_blob_key()) {
+        (FileStatus::Ready, Some(key)) if file.inline_content.is_none() => key,
+        _ => return Ok(None),
+    };
+    if !state.config.presigned_downloads || !state.blobs.presigns() {
+        return Ok(None);
+    }
+    let active = !is_safe_inline(&file.mime_type);
+    let overrides = trove_blob::ResponseOverrides {
+        content_type: Some(file.mime_type.clone()),
+        // Active content is never shown inline, here as on Trove's own origin.
+        content_disposition: Some(content_disposition(&file.name, opts.attachment || active)),
+        cache_control: Some(
+            opts.cache_control
+                .clone()
+                .unwrap_or_else(|| cache_control(bucket, file)),
+        ),
+    };
+    let lifetime = std::time::Duration::from_secs(lifetime.max(1) as u64);
+    let Some(url) = state.blobs.presign_get(&key, lifetime, &overrides).await? else {
+        return Ok(None);
+    };
+    Response::builder()
+        .status(StatusCode::TEMPORARY_REDIRECT)
+        .header(header::LOCATION, value(&url))
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::empty())
+        .map(Some)
+        .map_err(ApiError::internal)
+}
+
 /// A streamed body whose exact length is known, so responses carry `Content-Length` and are never
 /// chunked.
 struct SizedBody {

@@ -154,6 +154,7 @@ mod tests {
             created_at: t,
             updated_at: t,
             revision: None,
+            status_reason: None,
             inline_content: None,
             category: None,
             associations: Vec::new(),

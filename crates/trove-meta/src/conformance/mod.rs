@@ -81,6 +81,7 @@ pub fn pending_file(bucket: &str) -> FileRecord {
         created_at: t,
         updated_at: t,
         revision: Some(RevisionId::new()),
+        status_reason: None,
         inline_content: None,
     }
 }
@@ -90,7 +91,7 @@ pub(crate) fn content(revision: RevisionId, size: u64) -> StoredContent {
         revision,
         size,
         mime_type: "application/pdf".into(),
-        checksum_sha256: "ab".repeat(32),
+        checksum_sha256: Some("ab".repeat(32)),
         etag: format!("\"{}\"", "ab".repeat(32)),
         inline: None,
     }

@@ -32,7 +32,7 @@ fn content(revision: RevisionId) -> StoredContent {
         revision,
         size: 100,
         mime_type: "application/pdf".into(),
-        checksum_sha256: "00".repeat(32),
+        checksum_sha256: Some("00".repeat(32)),
         etag: "\"x\"".into(),
         inline: None,
     }

@@ -260,7 +260,7 @@ impl SqliteMetaStore {
         )
         .bind(c.size as i64)
         .bind(c.mime_type.as_str())
-        .bind(c.checksum_sha256.as_str())
+        .bind(c.checksum_sha256.as_deref())
         .bind(c.etag.as_str())
         .bind(c.revision.to_string())
         .bind(to_millis(now))

@@ -73,7 +73,7 @@ pub(crate) const FILE_SELECT: &str = "SELECT f.id, f.bucket_id, f.name, f.mime_t
      (SELECT json_group_array(json_object('id', x.id, 'entityName', x.entity_name, \
        'entityReference', x.entity_reference, 'createdAt', x.created_at)) FROM \
        (SELECT id, entity_name, entity_reference, created_at FROM file_associations \
-        WHERE file_id = f.id ORDER BY created_at, id) x) AS associations FROM files f";
+        WHERE file_id = f.id ORDER BY created_at, id) x) AS associations, f.status_reason FROM files f";
 
 /// Starts a write transaction holding SQLite's write lock from its first statement. A deferred
 /// transaction that reads and then writes must upgrade its lock, and that upgrade fails with
@@ -315,6 +315,19 @@ impl MetaStore for SqliteMetaStore {
 
     async fn cancel_upload(&self, file: FileId, now: DateTime<Utc>) -> Result<bool, MetaError> {
         self.writing(self.cancel(file, now)).await
+    }
+
+    async fn direct_upload_length(&self, file: FileId) -> Result<Option<u64>, MetaError> {
+        self.announced_length(file).await
+    }
+
+    async fn fail_upload(
+        &self,
+        file: FileId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        self.writing(self.fail(file, reason, now)).await
     }
 
     async fn expired_uploads(

@@ -86,7 +86,7 @@ impl Columns for rusqlite::Row<'_> {
 }
 
 /// The number of columns [`file_from_row`] reads; a query's own columns come after them.
-pub(crate) const FILE_COLUMNS: usize = 18;
+pub(crate) const FILE_COLUMNS: usize = 19;
 
 /// Decodes the bucket whose [`super::BUCKET_COLUMNS`] start at column `at`.
 pub(crate) fn bucket_from_row(r: &impl Columns, at: usize) -> Result<Bucket, MetaError> {
@@ -135,6 +135,7 @@ pub(crate) fn file_from_row(r: &impl Columns) -> Result<FileRecord, MetaError> {
         created_at: from_millis(r.int(15)?),
         updated_at: from_millis(r.int(16)?),
         associations: associations_from_json(file_id, &r.text(17)?)?,
+        status_reason: r.opt_text(18)?,
         inline_content: None,
     })
 }

@@ -66,6 +66,35 @@ impl SqliteMetaStore {
         Ok(done.rows_affected() == 1)
     }
 
+    pub(super) async fn announced_length(&self, file: FileId) -> Result<Option<u64>, MetaError> {
+        let length: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT upload_length FROM direct_uploads WHERE file_id = ?")
+                .bind(file.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(length.flatten().map(|n| n as u64))
+    }
+
+    pub(super) async fn fail(
+        &self,
+        file: FileId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query(
+            "UPDATE files SET status = 'error', status_reason = ?, updated_at = ? \
+             WHERE id = ? AND status = 'upload_pending'",
+        )
+        .bind(reason)
+        .bind(to_millis(now))
+        .bind(file.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub(super) async fn expired(
         &self,
         now: DateTime<Utc>,

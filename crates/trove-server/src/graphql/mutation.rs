@@ -60,6 +60,8 @@ pub struct CreateFileUploadInput {
     pub associations: Option<Vec<AssociationInput>>,
     /// An opaque string to find this upload again among the unfinished ones.
     pub fingerprint: Option<String>,
+    /// The SHA-256 of the bytes in hex; with object storage the upload URL only accepts these bytes.
+    pub checksum_sha256: Option<String>,
 }
 
 #[derive(Debug, InputObject)]
@@ -135,6 +137,7 @@ impl Mutation {
                 .map(Into::into)
                 .collect(),
             fingerprint: input.fingerprint,
+            checksum_sha256: input.checksum_sha256,
         };
         let (file, target) = uploads::create(state(ctx), principal(ctx), req)
             .await

@@ -70,6 +70,10 @@ impl File {
     async fn checksum_sha256(&self) -> Option<&str> {
         self.0.checksum_sha256.as_deref()
     }
+    /// Why the file is in status `error`.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
     async fn created_at(&self) -> Timestamptz {
         Timestamptz(self.0.created_at)
     }

@@ -110,6 +110,7 @@ impl NewFile {
             created_at: now,
             updated_at: now,
             revision: Some(RevisionId::new()),
+            status_reason: None,
             inline_content: None,
         })
     }
@@ -394,7 +395,7 @@ where
             size: content.size,
             mime_type: content.mime_type,
             etag: content.etag,
-            checksum_sha256: Some(content.checksum_sha256),
+            checksum_sha256: content.checksum_sha256,
             inline_content: content.inline,
             ..file
         };

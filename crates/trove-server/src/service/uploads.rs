@@ -1,15 +1,18 @@
 //! Direct uploads (the `createFileUpload` flow): the client asks for an upload, sends the bytes to
 //! the URL it gets, and the file becomes ready. With the local backend the URL points at Trove
-//! (`PUT /v1/uploads/{id}?token=…`); with object storage it will be the store's own presigned URL,
-//! and `complete` checks what arrived there.
+//! (`PUT /v1/uploads/{id}?token=…`); with S3 it is the store's own presigned PUT, so the bytes
+//! never pass through Trove, and `complete` checks what arrived there (see `complete_stored`).
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use trove_blob::PutConstraints;
 use trove_core::{
     Access, BucketId, EntityRef, ErrorCode, FileRecord, FileStatus, Principal, Visibility,
     category, mime, time,
@@ -38,6 +41,9 @@ pub struct UploadRequest {
     pub associations: Vec<EntityRef>,
     /// An opaque string the client finds this upload again by (`GET /v1/uploads?fingerprint=`).
     pub fingerprint: Option<String>,
+    /// The SHA-256 of the bytes, in hex. With object storage it is bound into the upload URL, so
+    /// the store refuses other bytes; it becomes the file's checksum and ETag.
+    pub checksum_sha256: Option<String>,
 }
 
 /// The most bytes of an upload's fingerprint.
@@ -105,7 +111,19 @@ pub async fn create(
         metadata: req.metadata.unwrap_or_else(|| serde_json::json!({})),
         associations: req.associations,
     };
-    let file = new.announced_row(p, trove_core::FileId::new(), req.size)?;
+    let declared_hash = req
+        .checksum_sha256
+        .as_deref()
+        .map(|h| {
+            let bytes = hex::decode(h)
+                .ok()
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| ApiError::invalid("checksumSha256 must be 64 hex digits"))?;
+            Ok::<_, ApiError>((h.to_ascii_lowercase(), bytes))
+        })
+        .transpose()?;
+    let mut file = new.announced_row(p, trove_core::FileId::new(), req.size)?;
+    file.checksum_sha256 = declared_hash.as_ref().map(|(hex, _)| hex.clone());
     let declared = file.mime_type.clone();
     let expires_at =
         time::now() + chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
@@ -115,6 +133,33 @@ pub async fn create(
         .insert_direct_upload(file.id, expires_at, req.fingerprint.as_deref(), req.size)
         .await?;
     let revision = file.revision.unwrap_or_default();
+    let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
+    let constraints = PutConstraints {
+        content_type: declared.clone(),
+        sha256_base64: declared_hash.map(|(_, bytes)| BASE64.encode(bytes)),
+    };
+    let lifetime = std::time::Duration::from_secs(state.config.upload_expiry_secs);
+    if let Some(presigned) = state
+        .blobs
+        .presign_put(&key, &constraints, lifetime)
+        .await?
+    {
+        let headers = presigned
+            .headers
+            .into_iter()
+            .map(|(name, value)| match name.as_str() {
+                "content-type" => ("Content-Type".to_owned(), value),
+                _ => (name, value),
+            })
+            .collect();
+        let target = UploadTarget {
+            method: "PUT",
+            url: presigned.url,
+            headers,
+            expires_at,
+        };
+        return Ok((file, target));
+    }
     let token = state
         .signer
         .sign(file.id, revision, Grant::Upload, expires_at.timestamp());
@@ -189,12 +234,23 @@ pub async fn complete(state: &AppState, p: &Principal, id: &str) -> ApiResult<Fi
     match file.status {
         FileStatus::Ready => return Ok(file),
         FileStatus::UploadPending => {}
-        _ => return Err(files::conflict("this upload was cancelled")),
+        FileStatus::Error => {
+            return Err(files::conflict(&format!(
+                "this upload was refused: {}",
+                file.status_reason
+                    .as_deref()
+                    .unwrap_or("its bytes broke the rules")
+            )));
+        }
+        FileStatus::Cancelled => return Err(files::conflict("this upload was cancelled")),
     }
     let revision = file
         .revision
         .ok_or_else(|| files::conflict("no upload is pending"))?;
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
+    if state.blobs.presigns() {
+        return complete_stored(state, p, &file, revision, &key).await;
+    }
     let Some(size) = state.blobs.size(&key).await? else {
         return Err(files::conflict("no bytes have been uploaded yet"));
     };
@@ -228,6 +284,74 @@ pub async fn complete(state: &AppState, p: &Principal, id: &str) -> ApiResult<Fi
     {
         Ok(f) => Ok(f),
         Err(trove_meta::MetaError::Stale(_)) => files::readable(state, p, id).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Completes an upload whose bytes went straight to the object store: a HEAD says whether they
+/// arrived and their size, the first bytes decide the type, and the hash is the one the client
+/// declared (the store checked it against the bytes) or none. Bytes that break the rules are
+/// deleted and the file marked `error` with the reason.
+async fn complete_stored(
+    state: &AppState,
+    p: &Principal,
+    file: &FileRecord,
+    revision: trove_core::RevisionId,
+    key: &str,
+) -> ApiResult<FileRecord> {
+    let Some(info) = state.blobs.head(key).await? else {
+        return Err(files::conflict("no bytes have been uploaded yet"));
+    };
+    let rules = files::content_rules(state, file).await?;
+    let refuse = |e: trove_core::TroveError| async move {
+        files::delete_blob_now(state, key).await;
+        if !state
+            .meta
+            .fail_upload(file.id, &e.message, time::now())
+            .await?
+        {
+            // Completed or cancelled by another request meanwhile.
+            return files::readable(state, p, &file.id.to_string()).await;
+        }
+        Err::<FileRecord, ApiError>(e.into())
+    };
+    if let Some(announced) = state.meta.direct_upload_length(file.id).await?
+        && announced != info.size
+    {
+        let e = trove_core::TroveError::invalid(format!(
+            "{} bytes arrived where {announced} were announced",
+            info.size
+        ));
+        return refuse(e).await;
+    }
+    if let Err(e) = rules.check_size(info.size) {
+        return refuse(e).await;
+    }
+    let sniff = info.size.min(mime::SNIFF_LEN as u64);
+    let head: Vec<Bytes> = state
+        .blobs
+        .read(key, Some(0..sniff))
+        .await?
+        .try_collect()
+        .await
+        .map_err(|e| ApiError::from(trove_blob::BlobError::Unavailable(e.to_string())))?;
+    let mime_type = mime::decide(&head.concat(), Some(&file.mime_type), &file.name);
+    if let Err(e) = rules.check_mime(&mime_type) {
+        return refuse(e).await;
+    }
+    let content = match &file.checksum_sha256 {
+        Some(hash) => StoredContent::new(revision, info.size, mime_type, hash.clone()),
+        None => StoredContent::unhashed(revision, info.size, mime_type),
+    };
+    match state
+        .meta
+        .complete_upload(file.id, &content, time::now())
+        .await
+    {
+        Ok(f) => Ok(f),
+        Err(trove_meta::MetaError::Stale(_)) => {
+            files::readable(state, p, &file.id.to_string()).await
+        }
         Err(e) => Err(e.into()),
     }
 }

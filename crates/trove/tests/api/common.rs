@@ -46,6 +46,22 @@ impl TestAppBuilder {
         self.config(|c| c.storage_url = format!("file://{}", c.data_dir.join("blobs").display()))
     }
 
+    /// Bytes in the S3 server named by `TROVE_TEST_S3_URL`, under a prefix of this app's own;
+    /// `None` when there is none (a developer's machine), a failure under CI.
+    pub fn s3_storage(self) -> Option<Self> {
+        let Ok(url) = std::env::var("TROVE_TEST_S3_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the S3 tests: set TROVE_TEST_S3_URL"
+            );
+            return None;
+        };
+        Some(self.config(move |c| {
+            c.storage_url = format!("{}/{}", url.trim_end_matches('/'), uuid::Uuid::new_v4());
+            c.s3.force_path_style = true;
+        }))
+    }
+
     /// Every content in the blob store, however small: for tests of the blob store itself.
     pub fn blobs_only(self) -> Self {
         self.config(|c| c.inline_max_bytes = 0)

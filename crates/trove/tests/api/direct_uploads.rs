@@ -1,4 +1,5 @@
-//! Direct uploads: create, PUT to the signed URL, complete, cancel, expiry and clean-up.
+//! Direct uploads: create, PUT to the signed URL, complete, cancel, expiry and clean-up. The tests
+//! of Trove's own upload URL run on the local backend; `direct_uploads_s3` covers the store's.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ async fn put(url: &str, body: &'static str) -> reqwest::Response {
 
 #[tokio::test]
 async fn create_put_complete() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     let owner = app.user("u1", Some("t1"));
     let res = create(&app, &owner, json!({"name": "report.txt", "contentType": "text/plain", "size": 11, "metadata": {"k": 1}, "associations": [{"entityName": "deal", "entityReference": "42"}]})).await;
     assert_eq!(res.status(), 201);
@@ -111,7 +112,7 @@ async fn create_put_complete() {
 
 #[tokio::test]
 async fn rules_are_checked_at_creation_and_on_the_bytes() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     app.create_bucket(
         json!({"id": "small", "maxUploadFileSize": 5, "allowedMimeTypes": ["text/*"]}),
     )
@@ -184,7 +185,7 @@ async fn rules_are_checked_at_creation_and_on_the_bytes() {
 
 #[tokio::test]
 async fn cancel_removes_the_bytes_and_keeps_a_cancelled_row() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     let who = app.user("u1", None);
     let body: Value = create(
         &app,
@@ -233,7 +234,7 @@ async fn cancel_removes_the_bytes_and_keeps_a_cancelled_row() {
 
 #[tokio::test]
 async fn tampered_and_expired_upload_urls() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().local_storage().start().await;
     let who = app.user("u1", None);
     let body: Value = create(
         &app,

@@ -20,6 +20,7 @@ mod large;
 mod limits;
 mod links;
 mod listing;
+mod object_storage;
 mod tus;
 mod unfinished;
 mod upload;

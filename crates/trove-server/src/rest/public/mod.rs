@@ -35,6 +35,11 @@ pub async fn public_file(
         }
         return Ok(res);
     }
+    let opts = ServeOptions::default();
+    let lifetime = i64::from(bucket.download_expiration);
+    if let Some(res) = content::redirect_to_store(&state, &file, &bucket, &opts, lifetime).await? {
+        return Ok(res);
+    }
     content::serve(
         &state,
         &file,
@@ -65,5 +70,8 @@ pub async fn signed_file(
         attachment: token.attachment,
         cache_control: Some(format!("private, max-age={left}")),
     };
+    if let Some(res) = content::redirect_to_store(&state, &file, &bucket, &opts, left).await? {
+        return Ok(res);
+    }
     content::serve(&state, &file, &bucket, &method, &headers, opts).await
 }
