@@ -173,7 +173,7 @@ impl BlobStore {
             Backend::Local(dir) => WriterInner::Local(Box::new(dir.writer(key).await?)),
             Backend::Object(o) => WriterInner::Object(Box::new(o.writer(key))),
         };
-        Ok(BlobWriter { inner: Some(inner) })
+        Ok(BlobWriter { inner })
     }
 
     /// Stores a small blob in one request.
@@ -301,74 +301,37 @@ impl BlobStore {
 
 /// A blob being written. Dropping it without [`finish`](Self::finish) discards what was written.
 pub struct BlobWriter {
-    /// `None` once finished or aborted.
-    inner: Option<WriterInner>,
+    inner: WriterInner,
 }
 
 enum WriterInner {
     Local(Box<local::LocalWriter>),
-    Object(Box<object_store::buffered::BufWriter>),
+    Object(Box<object::ObjectWriter>),
 }
 
 impl BlobWriter {
     /// Appends a chunk.
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
         match &mut self.inner {
-            Some(WriterInner::Local(w)) => w.write(&chunk).await,
-            Some(WriterInner::Object(w)) => w.put(chunk).await.map_err(BlobError::from),
-            None => Err(BlobError::Io("writer closed".into())),
+            WriterInner::Local(w) => w.write(&chunk).await,
+            WriterInner::Object(w) => w.write(chunk).await,
         }
     }
 
     /// Makes the blob durable and visible under its key. Returns only once it is.
-    pub async fn finish(mut self) -> Result<(), BlobError> {
-        match self.inner.take() {
-            Some(WriterInner::Local(w)) => (*w).finish().await,
-            Some(WriterInner::Object(mut w)) => {
-                use tokio::io::AsyncWriteExt;
-                if let Err(e) = w.shutdown().await {
-                    abort_object(w).await;
-                    return Err(object_error(e));
-                }
-                Ok(())
-            }
-            None => Err(BlobError::Io("writer closed".into())),
+    pub async fn finish(self) -> Result<(), BlobError> {
+        match self.inner {
+            WriterInner::Local(w) => (*w).finish().await,
+            WriterInner::Object(w) => (*w).finish().await,
         }
     }
 
     /// Discards what was written.
-    pub async fn abort(mut self) {
-        match self.inner.take() {
-            Some(WriterInner::Local(w)) => (*w).abort().await,
-            Some(WriterInner::Object(w)) => abort_object(w).await,
-            None => {}
+    pub async fn abort(self) {
+        match self.inner {
+            WriterInner::Local(w) => (*w).abort().await,
+            WriterInner::Object(mut w) => w.abort_now().await,
         }
-    }
-}
-
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        // Neither finished nor aborted (the request was dropped): an object store's multipart
-        // upload is aborted in the background; a local writer removes its staged file itself.
-        if let Some(WriterInner::Object(w)) = self.inner.take()
-            && let Ok(rt) = tokio::runtime::Handle::try_current()
-        {
-            rt.spawn(abort_object(w));
-        }
-    }
-}
-
-async fn abort_object(mut w: Box<object_store::buffered::BufWriter>) {
-    if let Err(e) = w.abort().await {
-        tracing::warn!(error = %e, "aborting an object upload failed");
-    }
-}
-
-/// The I/O errors `BufWriter` reports wrap the store's error.
-fn object_error(e: std::io::Error) -> BlobError {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => BlobError::NotFound,
-        _ => BlobError::Unavailable(e.to_string()),
     }
 }
 

@@ -2,8 +2,7 @@
 //!
 //! Keys are stored under an optional prefix (`s3://bucket/prefix`). Writes stream into multipart
 //! uploads of [`PART_SIZE`] parts with at most [`PARTS_IN_FLIGHT`] in flight, so a writer holds
-//! at most a few parts in memory whatever the file's size; a writer dropped before it finished
-//! aborts its multipart upload in the background.
+//! at most a few parts in memory whatever the file's size ([`ObjectWriter`]).
 //!
 //! Every failure other than a missing object is [`BlobError::Unavailable`]: the store did not
 //! answer, or answered with an error after `object_store`'s retries.
@@ -14,11 +13,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use object_store::buffered::BufWriter;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, PutPayloadMut, WriteMultipart,
+};
 
 use crate::{BlobError, BlobInfo, BlobStream, Presigned, PutConstraints, ResponseOverrides};
 
@@ -61,9 +61,12 @@ impl ObjectBackend {
         ObjectPath::from(format!("{}{key}", self.prefix))
     }
 
-    pub(crate) fn writer(&self, key: &str) -> BufWriter {
-        BufWriter::with_capacity(self.store.clone(), self.path(key), PART_SIZE)
-            .with_max_concurrency(PARTS_IN_FLIGHT)
+    pub(crate) fn writer(&self, key: &str) -> ObjectWriter {
+        ObjectWriter {
+            store: self.store.clone(),
+            path: self.path(key),
+            state: WriteState::Buffer(PutPayloadMut::new()),
+        }
     }
 
     pub(crate) async fn read(
@@ -256,5 +259,93 @@ impl ObjectBackend {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// A streaming write to an object store. The first [`PART_SIZE`] bytes are buffered: a smaller
+/// blob is one PUT. A larger one becomes a multipart upload with at most [`PARTS_IN_FLIGHT`]
+/// parts in flight, which is aborted when anything fails, when [`Self::abort`] is called, or
+/// when the writer is dropped unfinished (in the background), so no failed write leaves parts
+/// behind in the store.
+pub(crate) struct ObjectWriter {
+    store: Arc<dyn ObjectStore>,
+    path: ObjectPath,
+    state: WriteState,
+}
+
+enum WriteState {
+    Buffer(PutPayloadMut),
+    Multipart(Box<WriteMultipart>),
+    Done,
+}
+
+impl ObjectWriter {
+    pub(crate) async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        match &mut self.state {
+            WriteState::Buffer(buf) => {
+                buf.push(chunk);
+                if buf.content_length() >= PART_SIZE {
+                    let buffered = std::mem::take(buf).freeze();
+                    let upload = self.store.put_multipart(&self.path).await?;
+                    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                    for bytes in buffered {
+                        w.put(bytes);
+                    }
+                    self.state = WriteState::Multipart(Box::new(w));
+                }
+                Ok(())
+            }
+            WriteState::Multipart(w) => {
+                if let Err(e) = w.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                    self.abort_now().await;
+                    return Err(e.into());
+                }
+                w.put(chunk);
+                Ok(())
+            }
+            WriteState::Done => Err(BlobError::Io("writer closed".into())),
+        }
+    }
+
+    pub(crate) async fn finish(mut self) -> Result<(), BlobError> {
+        match std::mem::replace(&mut self.state, WriteState::Done) {
+            WriteState::Buffer(buf) => {
+                self.store.put(&self.path, buf.freeze()).await?;
+                Ok(())
+            }
+            WriteState::Multipart(mut w) => {
+                // Every part stored first, so a failed part aborts the upload instead of
+                // leaving it behind.
+                if let Err(e) = w.wait_for_capacity(0).await {
+                    abort(w).await;
+                    return Err(e.into());
+                }
+                w.finish().await?;
+                Ok(())
+            }
+            WriteState::Done => Err(BlobError::Io("writer closed".into())),
+        }
+    }
+
+    pub(crate) async fn abort_now(&mut self) {
+        if let WriteState::Multipart(w) = std::mem::replace(&mut self.state, WriteState::Done) {
+            abort(w).await;
+        }
+    }
+}
+
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        if let WriteState::Multipart(w) = std::mem::replace(&mut self.state, WriteState::Done)
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(abort(w));
+        }
+    }
+}
+
+async fn abort(w: Box<WriteMultipart>) {
+    if let Err(e) = w.abort().await {
+        tracing::warn!(error = %e, "aborting a multipart upload failed");
     }
 }

@@ -260,3 +260,118 @@ async fn presigned_downloads_redirect_to_the_store() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// An S3 server of the test's own (the `s3s-fs` binary CI installs), so it can be stopped.
+struct OwnS3 {
+    child: std::process::Child,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+impl OwnS3 {
+    fn start(port: u16, root: tempfile::TempDir) -> Option<Self> {
+        let Ok(bin) = std::env::var("S3S_FS_BIN") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the S3 outage test: set S3S_FS_BIN"
+            );
+            return None;
+        };
+        std::fs::create_dir_all(root.path().join("outage")).unwrap();
+        let child = std::process::Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--access-key",
+                "outage-key",
+                "--secret-key",
+                "outage-secret-0123456789",
+            ])
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Some(Self { child, port, root })
+    }
+
+    async fn wait_ready(&self) {
+        let url = format!("http://127.0.0.1:{}/", self.port);
+        crate::common::wait_for(10, "the S3 server to answer", || async {
+            reqwest::get(&url).await.is_ok()
+        })
+        .await;
+    }
+
+    fn stop(mut self) -> (u16, tempfile::TempDir) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        (self.port, self.root)
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_goes_away_gives_503s_and_comes_back_without_a_restart() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(s3) = OwnS3::start(port, tempfile::tempdir().unwrap()) else {
+        return;
+    };
+    s3.wait_ready().await;
+    let app = TestApp::builder()
+        .blobs_only()
+        .config(move |c| {
+            c.storage_url = "s3://outage".into();
+            c.s3.endpoint = Some(format!("http://127.0.0.1:{port}"));
+            c.s3.access_key_id = Some("outage-key".into());
+            c.s3.secret_access_key = Some("outage-secret-0123456789".into());
+            c.s3.force_path_style = true;
+        })
+        .start()
+        .await;
+    let owner = app.user("u1", Some("t1"));
+    let before = app
+        .upload(&owner, "name=a.txt", "text/plain", "stored before")
+        .await;
+    let (port, root) = s3.stop();
+
+    let res = app
+        .request(Method::POST, "/v1/files?name=b.txt", &owner)
+        .header("content-type", "text/plain")
+        .body("x".repeat(100_000))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(error_code(res, 503).await, "unavailable");
+    let res = app
+        .get(&format!("/v1/files/{}/content", id_of(&before)), &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(res, 503).await, "unavailable");
+    let res = app.get("/readyz", &Who::Anonymous).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let listed = app.get_json("/v1/files?status=ready", &owner).await;
+    assert_eq!(
+        listed["files"].as_array().unwrap().len(),
+        1,
+        "no ready row for bytes the store never took: {listed}"
+    );
+
+    let s3 = OwnS3::start(port, root).unwrap();
+    s3.wait_ready().await;
+    let res = app.get("/readyz", &Who::Anonymous).send().await.unwrap();
+    assert_eq!(res.status(), 200, "ready again without a restart");
+    let res = app
+        .get(&format!("/v1/files/{}/content", id_of(&before)), &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "stored before");
+    app.upload(&owner, "name=c.txt", "text/plain", "stored after")
+        .await;
+    drop(s3.stop());
+}
