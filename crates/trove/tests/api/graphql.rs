@@ -118,12 +118,13 @@ async fn mutations_follow_the_same_rules_as_rest() {
     let upload = &created["data"]["createFileUpload"];
     assert_eq!(upload["file"]["status"], "upload_pending");
     let id = upload["file"]["id"].as_str().unwrap().to_owned();
-    let res = reqwest::Client::new()
-        .put(upload["upload"]["url"].as_str().unwrap())
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    // Sent as any client sends it, with the headers the target names (Trove's URL, or the
+    // object store's presigned one).
+    let mut put = reqwest::Client::new().put(upload["upload"]["url"].as_str().unwrap());
+    for (name, value) in upload["upload"]["headers"].as_object().unwrap() {
+        put = put.header(name.as_str(), value.as_str().unwrap());
+    }
+    let res = put.body("hello").send().await.unwrap();
     assert_eq!(res.status(), 200);
     let done = gql(
         &app,
