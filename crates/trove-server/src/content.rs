@@ -162,7 +162,18 @@ pub async fn serve(
             }
         }
     } else {
-        let stream = state.blobs.read(&key, Some(start..start + len)).await?;
+        let range = Some(start..start + len);
+        let stream = match state.blobs.read(&key, range.clone()).await {
+            // Stored before the fan-out of blob keys, and not moved yet.
+            Err(trove_blob::BlobError::NotFound) => match file.revision {
+                Some(r) => {
+                    let legacy = FileRecord::legacy_blob_key(&file.bucket_id, file.id, r);
+                    state.blobs.read(&legacy, range).await?
+                }
+                None => return Err(trove_blob::BlobError::NotFound.into()),
+            },
+            other => other?,
+        };
         Body::new(SizedBody::new(stream, len))
     };
     builder.body(body).map_err(ApiError::internal)

@@ -24,9 +24,14 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve,
-    /// Remove expired pending and cancelled uploads and retry queued blob deletions, then exit
-    /// (the server also does this every minute).
-    Gc,
+    /// Remove expired pending and cancelled uploads and retry queued blob deletions (the server
+    /// also does this every minute), then delete blobs no file references (older than an hour)
+    /// and report files whose blob is missing.
+    Gc {
+        /// Print what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the GraphQL schema (SDL), as kept in docs/schema.graphql.
     Schema,
     /// Print an HS256 token signed with the configured secret, for development.
@@ -57,7 +62,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve => serve(config),
-        Command::Gc => gc(config),
+        Command::Gc { dry_run } => gc(config, dry_run),
         Command::Schema => {
             print!("{}", trove_server::graphql::sdl());
             Ok(())
@@ -118,14 +123,33 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn gc(config: Config) -> anyhow::Result<()> {
+fn gc(config: Config, dry_run: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let state = trove_server::server::build_state(config).await?;
-        let (files, blobs) = trove_server::service::uploads::collect_garbage(&state)
+        let failed =
+            |e: trove_server::error::ApiError| anyhow::anyhow!("{}: {}", e.code, e.message);
+        if !dry_run {
+            let (files, blobs) = trove_server::service::uploads::collect_garbage(&state)
+                .await
+                .map_err(failed)?;
+            println!("removed {files} expired uploads, deleted {blobs} queued blobs");
+        }
+        let audit = trove_server::service::audit::audit(&state, dry_run)
             .await
-            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-        println!("removed {files} expired uploads, deleted {blobs} queued blobs");
+            .map_err(failed)?;
+        let verb = if dry_run { "would delete" } else { "deleted" };
+        for (key, size) in &audit.orphans {
+            println!("{verb} unreferenced blob {key} ({size} bytes)");
+        }
+        for (id, key) in &audit.missing {
+            println!("file {id} is ready but its blob {key} is missing");
+        }
+        println!(
+            "{} unreferenced blobs ({verb}), {} files missing their blob",
+            audit.orphans.len(),
+            audit.missing.len()
+        );
         Ok(())
     })
 }

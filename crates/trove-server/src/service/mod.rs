@@ -3,6 +3,7 @@
 //! are thin shells over it.
 
 pub mod associations;
+pub mod audit;
 pub mod buckets;
 pub mod categories;
 pub mod files;

@@ -282,3 +282,86 @@ fn gc_runs_once_and_reports() {
         "removed 0 expired uploads, deleted 0 queued blobs"
     );
 }
+
+/// `trove gc` beside a live server: blobs no file references go once they are an hour old (a
+/// dry run only names them), young ones stay, and a ready file whose blob vanished is reported.
+#[tokio::test]
+async fn gc_finds_unreferenced_blobs_and_files_missing_theirs() {
+    use crate::common::{TestApp, Who, file_folder, id_of};
+    let app = TestApp::builder()
+        .blobs_only()
+        .local_storage()
+        .start()
+        .await;
+    let blobs = &app.server.state.blobs;
+    let kept = app
+        .upload(&Who::Admin, "name=kept.txt", "text/plain", "kept")
+        .await;
+    let lost = app
+        .upload(&Who::Admin, "name=lost.txt", "text/plain", "lost")
+        .await;
+    let orphan =
+        "default/00/01/0190b2a4-0000-7000-8000-000000000001/0190b2a4-0000-7000-8000-000000000002";
+    let young =
+        "default/00/02/0190b2a4-0000-7000-8000-000000000003/0190b2a4-0000-7000-8000-000000000004";
+    for key in [orphan, young] {
+        blobs
+            .put(key, bytes::Bytes::from_static(b"stray"))
+            .await
+            .unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(app.data_dir().join("blobs").join(orphan))
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    let lost_folder = file_folder(&app, "default", &id_of(&lost));
+    std::fs::remove_dir_all(&lost_folder).unwrap();
+
+    let run = |args: &[&str]| {
+        let out = trove(app.data_dir()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let dry = run(&["gc", "--dry-run"]);
+    assert!(
+        dry.contains(&format!("would delete unreferenced blob {orphan}")),
+        "{dry}"
+    );
+    assert!(!dry.contains(young), "{dry}");
+    assert!(
+        dry.contains(&format!("file {} is ready but its blob", id_of(&lost))),
+        "{dry}"
+    );
+    assert!(
+        blobs.head(orphan).await.unwrap().is_some(),
+        "a dry run removes nothing"
+    );
+
+    let real = run(&["gc"]);
+    assert!(
+        real.contains(&format!("deleted unreferenced blob {orphan}")),
+        "{real}"
+    );
+    assert_eq!(blobs.head(orphan).await.unwrap(), None);
+    assert!(
+        blobs.head(young).await.unwrap().is_some(),
+        "younger than an hour: maybe in flight"
+    );
+    let res = app
+        .get(&format!("/v1/files/{}/content", id_of(&kept)), &Who::Admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.text().await.unwrap(),
+        "kept",
+        "referenced blobs are untouched"
+    );
+}

@@ -297,3 +297,28 @@ async fn unknown_and_malformed_ids_are_not_found() {
         assert_eq!(error_code(res, 404).await, "not_found", "{path}");
     }
 }
+
+/// Blobs stored before keys were fanned out (`{bucket}/{fileId}/{revision}`) are still served.
+#[tokio::test]
+async fn blobs_under_the_key_layout_before_the_fan_out_are_still_served() {
+    let app = TestApp::builder()
+        .blobs_only()
+        .local_storage()
+        .start()
+        .await;
+    let file = app
+        .upload(&Who::Admin, "name=old.txt", "text/plain", "stored long ago")
+        .await;
+    let id = crate::common::id_of(&file);
+    let folder = crate::common::file_folder(&app, "default", &id);
+    let legacy = app.data_dir().join("blobs/default").join(&id);
+    std::fs::rename(&folder, &legacy).unwrap();
+    let res = app
+        .get(&format!("/v1/files/{id}/content"), &Who::Admin)
+        .header("range", "bytes=7-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.text().await.unwrap(), "long ago");
+}
