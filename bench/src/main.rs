@@ -6,6 +6,7 @@ mod load;
 mod procs;
 mod report;
 mod resumable;
+mod s3;
 mod scale;
 mod scenarios;
 mod small;

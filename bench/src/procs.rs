@@ -66,9 +66,21 @@ pub async fn trove(
     admin_key: &str,
     jwt_secret: &str,
 ) -> anyhow::Result<Proc> {
+    trove_with(bin, data_dir, admin_key, jwt_secret, &[]).await
+}
+
+/// Trove with its data in `data_dir` and more settings.
+pub async fn trove_with(
+    bin: &Path,
+    data_dir: &Path,
+    admin_key: &str,
+    jwt_secret: &str,
+    settings: &[(&str, String)],
+) -> anyhow::Result<Proc> {
     let port = free_port()?;
     let child = Command::new(bin)
         .arg("serve")
+        .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
         .env("TROVE_ADDR", format!("127.0.0.1:{port}"))
         .env("TROVE_DATA_DIR", data_dir)
         .env("TROVE_ADMIN_KEY", admin_key)
@@ -150,6 +162,28 @@ pub async fn tus(peers: &Path, store: &Path) -> anyhow::Result<Proc> {
         url: format!("http://127.0.0.1:{port}"),
     };
     wait_ready(&format!("{}/files", proc.url)).await?;
+    Ok(proc)
+}
+
+/// An S3-compatible server (s3s-fs: `S3S_FS_BIN`, else `target/tools/bin/s3s-fs` as `bench/run`
+/// installs it) keeping its objects under `root`, with one bucket, `bucket`.
+pub async fn s3(root: &Path, bucket: &str, key: &str, secret: &str) -> anyhow::Result<Proc> {
+    let bin = std::env::var("S3S_FS_BIN").unwrap_or_else(|_| "target/tools/bin/s3s-fs".into());
+    let port = free_port()?;
+    std::fs::create_dir_all(root.join(bucket))?;
+    let child = Command::new(&bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", key, "--secret-key", secret])
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {bin}"))?;
+    let proc = Proc {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    wait_ready(&format!("{}/", proc.url)).await?;
     Ok(proc)
 }
 
