@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod migrate_storage;
+
 use clap::{Parser, Subcommand};
 use trove_server::auth::token::{TokenRequest, issue, parse_ttl};
 use trove_server::config::Config;
@@ -31,6 +33,16 @@ enum Command {
         /// Print what would be removed, and remove nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Copy every stored content to another blob store (file://, s3://), verifying each copy by
+    /// its SHA-256; rerun to continue after an interruption. Switches nothing: set
+    /// TROVE_STORAGE_URL afterwards. With --from equal to --to, moves blobs to the current key
+    /// layout.
+    MigrateStorage {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
     },
     /// Print the GraphQL schema (SDL), as kept in docs/schema.graphql.
     Schema,
@@ -63,6 +75,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(config),
         Command::Gc { dry_run } => gc(config, dry_run),
+        Command::MigrateStorage { from, to } => migrate_storage::run(config, &from, &to),
         Command::Schema => {
             print!("{}", trove_server::graphql::sdl());
             Ok(())
