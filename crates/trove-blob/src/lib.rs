@@ -28,11 +28,13 @@ use object_store::memory::InMemory;
 pub mod local;
 mod multipart;
 mod object;
+mod object_upload;
 mod resumable;
 pub mod s3;
 
 pub use object::PART_SIZE;
-pub use resumable::UploadFile;
+pub use object_upload::ObjectUpload;
+pub use resumable::{LocalUpload, UploadFile};
 pub use s3::S3Settings;
 
 /// Failures of the blob layer.
@@ -155,6 +157,7 @@ impl BlobStore {
                 signer: None,
                 prefix: String::new(),
                 kind: "memory",
+                held: Default::default(),
             })),
         }
     }

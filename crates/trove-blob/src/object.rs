@@ -36,6 +36,8 @@ pub(crate) struct ObjectBackend {
     /// `""` or `"some/prefix/"`.
     pub(crate) prefix: String,
     pub(crate) kind: &'static str,
+    /// Resumable uploads a request of this process holds.
+    pub(crate) held: crate::object_upload::Held,
 }
 
 impl std::fmt::Debug for ObjectBackend {

@@ -8,8 +8,7 @@
 //! opened, so what a client was told is exactly what is kept. When the last byte has arrived the
 //! file is renamed to its blob key, durably, without copying.
 //!
-//! Object storage will map each request to parts of a multipart upload instead; until then
-//! resumable uploads need the local backend.
+//! Object storage maps each request to parts of a multipart upload instead (`object_upload`).
 
 use std::io::SeekFrom;
 use std::ops::Range;
@@ -18,6 +17,7 @@ use std::path::PathBuf;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::local::{self, LocalDir};
+use crate::object_upload::{self, ObjectUpload, data_key};
 use crate::{Backend, BlobError, BlobStore, BlobStream};
 
 const WRITE_BUFFER: usize = 1024 * 1024;
@@ -30,8 +30,22 @@ impl BlobStore {
     /// store holds, creating them at offset 0. [`BlobError::Locked`] when another request holds
     /// them; [`BlobError::NotFound`] when fewer than `committed` bytes exist (they were moved to
     /// their blob key meanwhile).
-    pub async fn open_upload(&self, id: &str, committed: u64) -> Result<UploadFile, BlobError> {
-        let dir = self.local_uploads()?;
+    pub async fn open_upload(
+        &self,
+        id: &str,
+        committed: u64,
+        target: Option<&str>,
+    ) -> Result<UploadFile, BlobError> {
+        let dir = match &self.backend {
+            Backend::Local(dir) => dir,
+            Backend::Object(o) => {
+                upload_id_ok(id)?;
+                let target = target.map_or_else(|| data_key(id), str::to_owned);
+                return ObjectUpload::open(o.clone(), o.held.clone(), id, committed, &target)
+                    .await
+                    .map(UploadFile::Object);
+            }
+        };
         let path = upload_path(dir, id)?;
         let uploads = dir.uploads_dir().to_path_buf();
         let p = path.clone();
@@ -79,7 +93,7 @@ impl BlobStore {
         let shared = std::sync::Arc::new(file.try_clone()?);
         let mut file = tokio::fs::File::from_std(file);
         file.seek(SeekFrom::Start(committed)).await?;
-        Ok(UploadFile {
+        Ok(UploadFile::Local(LocalUpload {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
             shared,
             writeback: None,
@@ -89,7 +103,7 @@ impl BlobStore {
             synced: committed,
             root: dir.root().to_path_buf(),
             durable_buckets: dir.durable_buckets(),
-        })
+        }))
     }
 
     /// Reads an upload's bytes (for hashing or concatenation).
@@ -98,13 +112,24 @@ impl BlobStore {
         id: &str,
         range: Option<Range<u64>>,
     ) -> Result<BlobStream, BlobError> {
-        local::read_file(upload_path(self.local_uploads()?, id)?, range).await
+        match &self.backend {
+            Backend::Local(dir) => local::read_file(upload_path(dir, id)?, range).await,
+            Backend::Object(o) => {
+                upload_id_ok(id)?;
+                o.read(&data_key(id), range).await
+            }
+        }
     }
 
     /// Deletes an upload's bytes; deleting ones that are gone succeeds.
     pub async fn delete_upload(&self, id: &str) -> Result<(), BlobError> {
-        let Ok(dir) = self.local_uploads() else {
-            return Ok(());
+        let dir = match &self.backend {
+            Backend::Local(dir) => dir,
+            Backend::Object(o) => {
+                upload_id_ok(id)?;
+                object_upload::remove_staged(o, id, true).await;
+                return Ok(());
+            }
         };
         match tokio::fs::remove_file(upload_path(dir, id)?).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
@@ -114,8 +139,9 @@ impl BlobStore {
 
     /// The ids of the uploads whose bytes are stored (none on backends without resumable uploads).
     pub async fn upload_ids(&self) -> Result<Vec<String>, BlobError> {
-        let Ok(dir) = self.local_uploads() else {
-            return Ok(Vec::new());
+        let dir = match &self.backend {
+            Backend::Local(dir) => dir,
+            Backend::Object(o) => return object_upload::staged_ids(o).await,
         };
         let path = dir.uploads_dir().to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<Vec<String>, BlobError> {
@@ -131,9 +157,9 @@ impl BlobStore {
         .map_err(|e| BlobError::Io(e.to_string()))?
     }
 
-    /// Whether this backend keeps resumable uploads.
+    /// Whether this backend keeps resumable uploads (every backend does).
     pub fn supports_resumable(&self) -> bool {
-        self.local_uploads().is_ok()
+        true
     }
 
     fn local_uploads(&self) -> Result<&LocalDir, BlobError> {
@@ -146,19 +172,102 @@ impl BlobStore {
     }
 }
 
-fn upload_path(dir: &LocalDir, id: &str) -> Result<PathBuf, BlobError> {
+fn upload_id_ok(id: &str) -> Result<(), BlobError> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
-        Ok(dir.uploads_dir().join(id))
+        Ok(())
     } else {
         Err(BlobError::Io(format!("invalid upload id '{id}'")))
     }
 }
 
-/// An upload's bytes, open for appending under an exclusive lock held until this is dropped.
-pub struct UploadFile {
+fn upload_path(dir: &LocalDir, id: &str) -> Result<PathBuf, BlobError> {
+    upload_id_ok(id)?;
+    Ok(dir.uploads_dir().join(id))
+}
+
+/// An upload's bytes, open for appending by one request until dropped.
+pub enum UploadFile {
+    Local(LocalUpload),
+    Object(ObjectUpload),
+}
+
+impl UploadFile {
+    /// Bytes written so far, durable or not.
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Local(u) => u.len(),
+            Self::Object(u) => u.len(),
+        }
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a chunk (not yet durable: see [`Self::sync`]).
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
+        match self {
+            Self::Local(u) => u.write(chunk).await,
+            Self::Object(u) => u.write(chunk).await,
+        }
+    }
+
+    /// Makes every byte written so far durable; returns the durable length.
+    pub async fn sync(&mut self) -> Result<u64, BlobError> {
+        match self {
+            Self::Local(u) => u.sync().await,
+            Self::Object(u) => u.sync().await,
+        }
+    }
+
+    /// Cuts the bytes back to `len` (a chunk whose checksum did not match).
+    pub async fn truncate(&mut self, len: u64) -> Result<(), BlobError> {
+        match self {
+            Self::Local(u) => u.truncate(len).await,
+            Self::Object(u) => u.truncate(len).await,
+        }
+    }
+
+    /// Makes every byte readable: on object storage the multipart upload is completed into its
+    /// target (a partial upload's own data object, or the blob a single upload was opened for);
+    /// the local file is readable as it is. No byte may be written afterwards.
+    pub async fn seal(&mut self) -> Result<(), BlobError> {
+        match self {
+            Self::Local(_) => Ok(()),
+            Self::Object(u) => u.seal().await,
+        }
+    }
+
+    /// Whether the bytes, once sealed, are in the blob `key` already (no read of the upload's
+    /// own bytes is needed).
+    pub fn sealed_into(&self, key: &str) -> bool {
+        matches!(self, Self::Object(u) if u.target() == key)
+    }
+
+    /// Makes the bytes the blob `key`, durably, and ends the upload.
+    pub async fn promote(self, store: &BlobStore, key: &str) -> Result<(), BlobError> {
+        match self {
+            Self::Local(u) => u.promote(store, key).await,
+            Self::Object(mut u) => {
+                if u.target() != key {
+                    return Err(BlobError::Io(format!(
+                        "the upload was opened for {}, not {key}",
+                        u.target()
+                    )));
+                }
+                u.seal().await
+            }
+        }
+    }
+}
+
+/// An upload's bytes in the local folder, open for appending under an exclusive lock held until
+/// this is dropped.
+pub struct LocalUpload {
     file: BufWriter<tokio::fs::File>,
     /// A second handle on the same open file, for writeback on a blocking thread.
     shared: std::sync::Arc<std::fs::File>,
@@ -172,7 +281,7 @@ pub struct UploadFile {
     durable_buckets: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
 }
 
-impl UploadFile {
+impl LocalUpload {
     /// Bytes written so far, durable or not.
     pub fn len(&self) -> u64 {
         self.len
@@ -263,14 +372,14 @@ mod tests {
     #[tokio::test]
     async fn unacknowledged_bytes_are_cut_off_when_reopened() {
         let (_dir, store) = store().await;
-        let mut up = store.open_upload("u1", 0).await.unwrap();
+        let mut up = store.open_upload("u1", 0, None).await.unwrap();
         up.write(b"hello ").await.unwrap();
         assert_eq!(up.sync().await.unwrap(), 6);
         up.write(b"unacknowledged").await.unwrap();
         up.sync().await.unwrap();
         drop(up);
         // The metadata store recorded only 6 bytes.
-        let mut up = store.open_upload("u1", 6).await.unwrap();
+        let mut up = store.open_upload("u1", 6, None).await.unwrap();
         up.write(b"world").await.unwrap();
         up.sync().await.unwrap();
         drop(up);
@@ -279,7 +388,7 @@ mod tests {
             b"hello world"
         );
         assert!(matches!(
-            store.open_upload("u1", 12).await,
+            store.open_upload("u1", 12, None).await,
             Err(BlobError::NotFound)
         ));
     }
@@ -287,19 +396,19 @@ mod tests {
     #[tokio::test]
     async fn one_writer_at_a_time() {
         let (_dir, store) = store().await;
-        let held = store.open_upload("u2", 0).await.unwrap();
+        let held = store.open_upload("u2", 0, None).await.unwrap();
         assert!(matches!(
-            store.open_upload("u2", 0).await,
+            store.open_upload("u2", 0, None).await,
             Err(BlobError::Locked)
         ));
         drop(held);
-        store.open_upload("u2", 0).await.unwrap();
+        store.open_upload("u2", 0, None).await.unwrap();
     }
 
     #[tokio::test]
     async fn truncate_and_promote() {
         let (dir, store) = store().await;
-        let mut up = store.open_upload("u3", 0).await.unwrap();
+        let mut up = store.open_upload("u3", 0, None).await.unwrap();
         up.write(b"keep").await.unwrap();
         up.sync().await.unwrap();
         up.write(b"bad chunk").await.unwrap();
@@ -314,18 +423,36 @@ mod tests {
         assert!(!dir.path().join(local::UPLOADS_DIR).join("u3").exists());
         store.delete_upload("u3").await.unwrap();
         assert!(
-            store.open_upload("../x", 0).await.is_err(),
+            store.open_upload("../x", 0, None).await.is_err(),
             "ids are plain names"
         );
     }
 
     #[tokio::test]
-    async fn object_backends_say_so() {
+    async fn object_backends_keep_uploads_in_parts_and_a_staged_tail() {
         let store = BlobStore::in_memory();
-        assert!(!store.supports_resumable());
+        let mut up = store.open_upload("u", 0, None).await.unwrap();
         assert!(matches!(
-            store.open_upload("u", 0).await,
-            Err(BlobError::Unsupported(_))
+            store.open_upload("u", 0, None).await,
+            Err(BlobError::Locked)
         ));
+        let part = vec![b'p'; crate::PART_SIZE];
+        up.write(&part).await.unwrap();
+        up.write(b"tail").await.unwrap();
+        let durable = up.sync().await.unwrap();
+        assert_eq!(durable, crate::PART_SIZE as u64 + 4);
+        up.write(b"unrecorded").await.unwrap();
+        drop(up);
+        // Another request (another node) resumes from the recorded offset.
+        let mut up = store.open_upload("u", durable, None).await.unwrap();
+        assert_eq!(up.len(), durable);
+        up.write(b"!").await.unwrap();
+        up.seal().await.unwrap();
+        drop(up);
+        let all = read_all(store.read_upload("u", None).await.unwrap()).await;
+        assert_eq!(all.len(), crate::PART_SIZE + 5);
+        assert!(all.ends_with(b"ptail!"));
+        store.delete_upload("u").await.unwrap();
+        assert!(store.upload_ids().await.unwrap().is_empty());
     }
 }

@@ -128,6 +128,7 @@ pub(crate) async fn open(url: &str, settings: &S3Settings) -> Result<ObjectBacke
             format!("{prefix}/")
         },
         kind: "s3",
+        held: Default::default(),
     };
     let endpoint = settings
         .endpoint

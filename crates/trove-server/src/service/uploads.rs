@@ -115,16 +115,15 @@ pub async fn create(
         .checksum_sha256
         .as_deref()
         .map(|h| {
-            let bytes = hex::decode(h)
+            hex::decode(h)
                 .ok()
                 .filter(|b| b.len() == 32)
-                .ok_or_else(|| ApiError::invalid("checksumSha256 must be 64 hex digits"))?;
-            Ok::<_, ApiError>((h.to_ascii_lowercase(), bytes))
+                .map(|_| h.to_ascii_lowercase())
+                .ok_or_else(|| ApiError::invalid("checksumSha256 must be 64 hex digits"))
         })
         .transpose()?;
     let mut file = new.announced_row(p, trove_core::FileId::new(), req.size)?;
-    file.checksum_sha256 = declared_hash.as_ref().map(|(hex, _)| hex.clone());
-    let declared = file.mime_type.clone();
+    file.checksum_sha256 = declared_hash;
     let expires_at =
         time::now() + chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
     state.meta.insert_file(&file).await?;
@@ -132,16 +131,32 @@ pub async fn create(
         .meta
         .insert_direct_upload(file.id, expires_at, req.fingerprint.as_deref(), req.size)
         .await?;
+    let target = upload_target(state, &file, expires_at).await?;
+    Ok((file, target))
+}
+
+/// Where the bytes of a pending direct upload go until `expires_at`: the store's presigned PUT
+/// (S3), else Trove's own signed URL. The declared type (and hash, if any) are bound into it.
+pub async fn upload_target(
+    state: &AppState,
+    file: &FileRecord,
+    expires_at: DateTime<Utc>,
+) -> ApiResult<UploadTarget> {
     let revision = file.revision.unwrap_or_default();
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
+    let sha256_base64 = file
+        .checksum_sha256
+        .as_deref()
+        .and_then(|h| hex::decode(h).ok())
+        .map(|bytes| BASE64.encode(bytes));
     let constraints = PutConstraints {
-        content_type: declared.clone(),
-        sha256_base64: declared_hash.map(|(_, bytes)| BASE64.encode(bytes)),
+        content_type: file.mime_type.clone(),
+        sha256_base64,
     };
-    let lifetime = std::time::Duration::from_secs(state.config.upload_expiry_secs);
+    let lifetime = (expires_at - Utc::now()).num_seconds().max(1) as u64;
     if let Some(presigned) = state
         .blobs
-        .presign_put(&key, &constraints, lifetime)
+        .presign_put(&key, &constraints, std::time::Duration::from_secs(lifetime))
         .await?
     {
         let headers = presigned
@@ -152,20 +167,19 @@ pub async fn create(
                 _ => (name, value),
             })
             .collect();
-        let target = UploadTarget {
+        return Ok(UploadTarget {
             method: "PUT",
             url: presigned.url,
             headers,
             expires_at,
-        };
-        return Ok((file, target));
+        });
     }
     let token = state
         .signer
         .sign(file.id, revision, Grant::Upload, expires_at.timestamp());
     let mut headers = BTreeMap::new();
-    headers.insert("Content-Type".to_owned(), declared);
-    let target = UploadTarget {
+    headers.insert("Content-Type".to_owned(), file.mime_type.clone());
+    Ok(UploadTarget {
         method: "PUT",
         url: format!(
             "{}/v1/uploads/{}?token={token}",
@@ -173,8 +187,7 @@ pub async fn create(
         ),
         headers,
         expires_at,
-    };
-    Ok((file, target))
+    })
 }
 
 /// `PUT /v1/uploads/{id}?token=…`: the bytes of a direct upload, streamed like any upload.

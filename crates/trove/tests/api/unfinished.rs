@@ -93,7 +93,7 @@ fn ids(listing: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_server_lists_each_callers_unfinished_uploads() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     app.create_bucket(json!({"id": "docs"})).await;
     let alice = app.user("alice", Some("t1"));
     let bob = app.user("bob", Some("t1"));
@@ -149,7 +149,9 @@ async fn the_server_lists_each_callers_unfinished_uploads() {
         (second["offset"].as_u64(), second["length"].as_u64()),
         (Some(0), Some(3))
     );
-    assert_eq!(second["url"], direct["upload"]["url"]);
+    assert_eq!(second["headers"], direct["upload"]["headers"]);
+    let listed_url = second["url"].as_str().unwrap().to_owned();
+    let listed_headers = second["headers"].as_object().unwrap().clone();
 
     // The URL given is where to continue.
     let url = first["url"]
@@ -225,4 +227,23 @@ async fn the_server_lists_each_callers_unfinished_uploads() {
         vec![direct_id.clone()]
     );
     assert!(ids(&app.get_json("/v1/uploads", &bob).await).is_empty());
+
+    // The listed URL is as good as the one given at creation: the bytes go through it.
+    let mut put = reqwest::Client::new().put(&listed_url);
+    for (name, value) in &listed_headers {
+        put = put.header(name.as_str(), value.as_str().unwrap());
+    }
+    let res = put.body("abc").send().await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/v1/uploads/{direct_id}/complete"),
+            &alice,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(ids(&app.get_json("/v1/uploads", &alice).await).is_empty());
 }

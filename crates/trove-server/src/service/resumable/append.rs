@@ -140,9 +140,11 @@ where
         }
     }
     let id = upload.id.to_string();
+    // On object storage a single upload's parts go straight into its file's blob.
+    let target = file.as_ref().and_then(FileRecord::current_blob_key);
     let mut handle = state
         .blobs
-        .open_upload(&id, upload.offset)
+        .open_upload(&id, upload.offset, target.as_deref())
         .await
         .map_err(blob_error)?;
     // Another request may have moved the offset between our read and our lock.
@@ -199,6 +201,11 @@ where
         length
     };
     handle.sync().await.map_err(blob_error)?;
+    if upload.kind == TusKind::Partial && final_length == Some(new_offset) {
+        // A complete part is readable before any request can see it complete: the one that
+        // concatenates may be another.
+        handle.seal().await.map_err(blob_error)?;
+    }
     let set_length = if fresh.length.is_none() {
         final_length
     } else {

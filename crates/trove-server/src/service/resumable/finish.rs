@@ -53,7 +53,7 @@ pub(super) async fn refuse(state: &AppState, file: &FileRecord, e: ApiError) -> 
 pub(super) async fn complete(
     state: &AppState,
     file: FileRecord,
-    handle: Option<UploadFile>,
+    mut handle: Option<UploadFile>,
     length: u64,
     hasher: Option<Sha256>,
 ) -> ApiResult<FileRecord> {
@@ -68,9 +68,18 @@ pub(super) async fn complete(
     let id = file.id.to_string();
     // With the running hash only the first bytes are read, to decide the type.
     let range = hasher.is_some().then(|| 0..length.min(SNIFF_LEN as u64));
-    let stream = match &handle {
-        Some(_) => state.blobs.read_upload(&id, range).await,
-        None => state.blobs.read(&key, range).await,
+    // On object storage the parts are completed into the blob first (refused bytes are deleted
+    // with their pending file); a local upload is read where it is and renamed once accepted.
+    if let Some(h) = handle.as_mut()
+        && h.sealed_into(&key)
+    {
+        h.seal().await.map_err(blob_error)?;
+    }
+    let in_place = handle.as_ref().is_none_or(|h| h.sealed_into(&key));
+    let stream = if in_place {
+        state.blobs.read(&key, range).await
+    } else {
+        state.blobs.read_upload(&id, range).await
     }
     .map_err(blob_error)?;
     let (head, sha) = sniff_and_hash(stream, hasher).await?;
@@ -96,9 +105,10 @@ pub(super) async fn resume_completion(state: &AppState, upload: TusUpload) -> Ap
         return Ok(Found::Finished(file));
     }
     let length = upload.offset;
+    let key = file.current_blob_key();
     let handle = match state
         .blobs
-        .open_upload(&upload.id.to_string(), length)
+        .open_upload(&upload.id.to_string(), length, key.as_deref())
         .await
     {
         Ok(h) => Some(h),

@@ -11,7 +11,6 @@ use trove_meta::{UnfinishedQuery, UploadProtocol};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::view::FileView;
-use crate::signing::Grant;
 use crate::state::AppState;
 
 /// The most uploads one page may hold.
@@ -41,6 +40,9 @@ pub struct Unfinished {
     pub length: Option<u64>,
     /// Where to continue: the tus upload URL, or the direct upload's PUT URL.
     pub url: String,
+    /// A direct upload's headers to send with its bytes (as `upload.headers` at creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
     #[serde(with = "trove_core::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
     pub fingerprint: Option<String>,
@@ -141,6 +143,7 @@ pub async fn unfinished(
     let base = &state.config.public_url;
     let mut uploads = Vec::with_capacity(rows.len());
     for r in rows {
+        let mut headers = None;
         let (url, expires_at) = match r.protocol {
             UploadProtocol::Tus => (
                 format!("{base}/v1/tus/{}", r.file.id),
@@ -148,16 +151,10 @@ pub async fn unfinished(
             ),
             UploadProtocol::Direct => {
                 let expires = r.url_expires_at.unwrap_or(now);
-                let token = state.signer.sign(
-                    r.file.id,
-                    r.file.revision.unwrap_or_default(),
-                    Grant::Upload,
-                    expires.timestamp(),
-                );
-                (
-                    format!("{base}/v1/uploads/{}?token={token}", r.file.id),
-                    expires,
-                )
+                let target =
+                    crate::service::uploads::upload_target(state, &r.file, expires).await?;
+                headers = Some(target.headers);
+                (target.url, expires)
             }
         };
         let (offset, parts) = if r.is_final {
@@ -181,6 +178,7 @@ pub async fn unfinished(
             offset,
             length: r.length,
             url,
+            headers,
             expires_at,
             fingerprint: r.fingerprint,
             parts,

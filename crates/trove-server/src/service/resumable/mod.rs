@@ -131,11 +131,6 @@ fn parse_id(id: &str) -> ApiResult<FileId> {
 /// Creates an upload (and, for a single upload, its pending file row).
 pub async fn create(state: &AppState, p: &Principal, req: Creation) -> ApiResult<TusUpload> {
     p.require_upload()?;
-    if !state.blobs.supports_resumable() {
-        return Err(blob_error(BlobError::Unsupported(
-            "resumable uploads need the local storage backend",
-        )));
-    }
     let now = time::now();
     let (owner, tenant) = p.upload_identity();
     let mut upload = TusUpload {

@@ -36,7 +36,7 @@ fn path_of<'a>(app: &TestApp, url: &'a str) -> &'a str {
 
 #[tokio::test]
 async fn three_partial_uploads_concatenate_into_one_file() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = app.user("alice", Some("t1"));
     let mut urls = Vec::new();
     for part in [&b"first,"[..], b"second,", b"third"] {
@@ -94,7 +94,7 @@ async fn three_partial_uploads_concatenate_into_one_file() {
 
 #[tokio::test]
 async fn a_final_upload_may_name_parts_that_are_still_arriving() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = app.user("alice", Some("t1"));
     let one = partial(&app, &who, 4, b"abcd").await;
     let two = partial(&app, &who, 4, b"ef").await;
@@ -181,12 +181,12 @@ async fn a_final_upload_may_name_parts_that_are_still_arriving() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(uploads_on_disk(&app), 0);
+    assert_eq!(uploads_on_disk(&app).await, 0);
 }
 
 #[tokio::test]
 async fn terminating_a_final_upload_takes_its_parts() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = Who::Admin;
     let one = partial(&app, &who, 4, b"ab").await;
     let res = tus(&app, Method::POST, "/v1/tus", &who)
@@ -204,12 +204,12 @@ async fn terminating_a_final_upload_takes_its_parts() {
         let res = tus(&app, Method::HEAD, p, &who).send().await.unwrap();
         assert_eq!(res.status(), 404);
     }
-    assert_eq!(uploads_on_disk(&app), 0);
+    assert_eq!(uploads_on_disk(&app).await, 0);
 }
 
 #[tokio::test]
 async fn parts_completing_at_once_are_concatenated_exactly_once() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = Who::Admin;
     for round in 0..5u8 {
         let one = partial(&app, &who, 8, b"1111").await;
@@ -237,5 +237,5 @@ async fn parts_completing_at_once_are_concatenated_exactly_once() {
         expected.extend([b'b' + round; 4]);
         assert_eq!(content(&app, &ids[0]).await, expected);
     }
-    assert_eq!(uploads_on_disk(&app), 0);
+    assert_eq!(uploads_on_disk(&app).await, 0);
 }

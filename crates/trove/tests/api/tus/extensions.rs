@@ -12,7 +12,7 @@ use crate::common::{TestApp, Who, error_code, wait_for};
 
 #[tokio::test]
 async fn checksums_are_verified_and_a_mismatching_chunk_is_discarded() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = Who::Admin;
     let path = create(&app, &who, 12, &[("filename", "c.txt")]).await;
     let send = |offset: u64, body: &'static [u8], checksum: String| {
@@ -70,7 +70,7 @@ async fn checksums_are_verified_and_a_mismatching_chunk_is_discarded() {
 
 #[tokio::test]
 async fn termination_removes_the_upload_and_its_file() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = app.user("alice", None);
     let path = create(&app, &who, 10, &[("filename", "t.txt")]).await;
     assert_eq!(
@@ -97,7 +97,7 @@ async fn termination_removes_the_upload_and_its_file() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(uploads_on_disk(&app), 0, "its bytes are gone");
+    assert_eq!(uploads_on_disk(&app).await, 0, "its bytes are gone");
 
     // Deleting the pending file, or cancelling it as a direct upload would be, ends the upload too.
     for how in ["/v1/files/", "/v1/uploads/"] {
@@ -108,7 +108,7 @@ async fn termination_removes_the_upload_and_its_file() {
                 .status(),
             204
         );
-        assert_eq!(uploads_on_disk(&app), 1);
+        assert_eq!(uploads_on_disk(&app).await, 1);
         let id = path.rsplit('/').next().unwrap();
         let res = app
             .request(Method::DELETE, &format!("{how}{id}"), &who)
@@ -116,7 +116,7 @@ async fn termination_removes_the_upload_and_its_file() {
             .await
             .unwrap();
         assert_eq!(res.status(), 204, "{how}");
-        assert_eq!(uploads_on_disk(&app), 0, "{how}");
+        assert_eq!(uploads_on_disk(&app).await, 0, "{how}");
         assert_eq!(
             patch(&app, &who, &path, 5, b"world".to_vec())
                 .await
@@ -128,7 +128,7 @@ async fn termination_removes_the_upload_and_its_file() {
 
 #[tokio::test]
 async fn a_deferred_length_is_announced_later_and_bounded_as_bytes_arrive() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = Who::Admin;
     app.create_bucket(serde_json::json!({"id": "small", "maxUploadFileSize": 8}))
         .await;
@@ -183,7 +183,7 @@ async fn a_deferred_length_is_announced_later_and_bounded_as_bytes_arrive() {
 
 #[tokio::test]
 async fn creation_with_upload_can_carry_the_whole_file() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = Who::Admin;
     let res = tus(&app, Method::POST, "/v1/tus", &who)
         .header("upload-length", 11)
@@ -215,7 +215,6 @@ async fn creation_with_upload_can_carry_the_whole_file() {
 #[tokio::test]
 async fn an_expired_upload_is_gone_and_collected() {
     let app = TestApp::builder()
-        .local_storage()
         .config(|c| c.upload_expiry_secs = 0)
         .start()
         .await;
@@ -236,13 +235,18 @@ async fn an_expired_upload_is_gone_and_collected() {
         .unwrap()
         .to_owned();
     // Bytes whose upload record is gone (a crash between the two deletions) are swept too.
-    std::fs::write(
-        app.data_dir()
-            .join("blobs/.uploads")
-            .join(uuid::Uuid::now_v7().to_string()),
-        b"stray",
-    )
-    .unwrap();
+    let stray = uuid::Uuid::now_v7().to_string();
+    if app.server.state.config.local_storage() {
+        std::fs::write(app.data_dir().join("blobs/.uploads").join(&stray), b"stray").unwrap();
+    } else {
+        let key = trove_blob::BlobStore::staging_key(&stray, "tail-00000000000000000005");
+        app.server
+            .state
+            .blobs
+            .put(&key, bytes::Bytes::from_static(b"stray"))
+            .await
+            .unwrap();
+    }
     // With no expiry, a record is stale from the next millisecond on: collect until both are
     // gone, the stray bytes with them.
     wait_for(
@@ -269,5 +273,5 @@ async fn an_expired_upload_is_gone_and_collected() {
         },
     )
     .await;
-    assert_eq!(uploads_on_disk(&app), 0);
+    assert_eq!(uploads_on_disk(&app).await, 0);
 }

@@ -10,7 +10,7 @@ use crate::common::{TestApp, Who, error_code};
 
 #[tokio::test]
 async fn options_announces_the_protocol_without_credentials() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let res = app
         .request(Method::OPTIONS, "/v1/tus", &Who::Anonymous)
         .send()
@@ -41,7 +41,7 @@ async fn options_announces_the_protocol_without_credentials() {
 
 #[tokio::test]
 async fn an_upload_in_chunks_becomes_a_ready_file() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let alice = app.user("alice", Some("t1"));
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let res = tus(&app, Method::POST, "/v1/tus", &alice)
@@ -114,7 +114,7 @@ async fn an_upload_in_chunks_becomes_a_ready_file() {
 
 #[tokio::test]
 async fn protocol_errors_have_the_statuses_tus_fixes() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = Who::Admin;
     let path = create(&app, &who, 10, &[("filename", "a.txt")]).await;
 
@@ -204,7 +204,6 @@ async fn protocol_errors_have_the_statuses_tus_fixes() {
 #[tokio::test]
 async fn browsers_may_send_and_read_the_tus_headers() {
     let app = TestApp::builder()
-        .local_storage()
         .config(|c| c.cors_origins = vec!["https://app.example.com".into()])
         .start()
         .await;
@@ -263,7 +262,7 @@ async fn browsers_may_send_and_read_the_tus_headers() {
 
 #[tokio::test]
 async fn upload_metadata_sets_every_field_of_the_file() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = app.user("alice", Some("t1"));
     let res = app
         .request(Method::POST, "/v1/categories", &Who::Admin)

@@ -9,7 +9,7 @@ use crate::common::{TestApp, Who, channel_body, error_code, wait_for};
 
 #[tokio::test]
 async fn only_its_creator_sees_an_upload() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let alice = app.user("alice", Some("t1"));
     let path = create(&app, &alice, 4, &[("filename", "mine.txt")]).await;
     for other in [
@@ -50,6 +50,7 @@ async fn only_its_creator_sees_an_upload() {
 #[tokio::test]
 async fn concurrent_patches_never_interleave_and_a_cut_off_patch_keeps_its_bytes() {
     const MIB: usize = 1024 * 1024;
+    // It watches the first request's bytes arrive in the local upload file.
     let app = TestApp::builder().local_storage().start().await;
     let who = Who::Admin;
     let path = create(&app, &who, 3 * MIB as u64, &[("filename", "race.bin")]).await;
@@ -101,7 +102,7 @@ async fn concurrent_patches_never_interleave_and_a_cut_off_patch_keeps_its_bytes
 
 #[tokio::test]
 async fn the_buckets_rules_run_when_the_last_byte_arrives() {
-    let app = TestApp::builder().local_storage().start().await;
+    let app = TestApp::start().await;
     let who = app.user("alice", Some("t1"));
     app.create_bucket(serde_json::json!({"id": "images", "allowedMimeTypes": ["image/png"]}))
         .await;
@@ -151,7 +152,7 @@ async fn the_buckets_rules_run_when_the_last_byte_arrives() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(uploads_on_disk(&app), 0);
+    assert_eq!(uploads_on_disk(&app).await, 0);
     let listed = app.get_json("/v1/uploads", &who).await;
     assert_eq!(listed["uploads"].as_array().unwrap().len(), 0);
 }
