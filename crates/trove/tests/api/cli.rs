@@ -279,7 +279,8 @@ fn gc_runs_once_and_reports() {
     );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
-        "removed 0 expired uploads, deleted 0 queued blobs"
+        "removed 0 expired uploads, deleted 0 queued blobs\n\
+         0 unreferenced blobs (deleted), 0 files missing their blob"
     );
 }
 
