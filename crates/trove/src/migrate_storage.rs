@@ -8,8 +8,9 @@ use futures_util::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use trove_blob::{BlobError, BlobStore};
-use trove_core::{FileRecord, FileStatus};
+use trove_core::FileRecord;
 use trove_server::config::Config;
+use trove_server::service::audit::{ReadyFiles, is_inline};
 
 /// What one run did.
 #[derive(Debug, Default)]
@@ -32,8 +33,15 @@ pub fn run(config: Config, from: &str, to: &str) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
         let same_store = from == to;
         let state = trove_server::server::build_state(config).await?;
-        let files = stored_files(&state).await?;
-        let total: u64 = files.iter().map(|f| f.size).sum();
+        // One pass for the total the progress bar needs, one to copy: a page in memory at a time.
+        let (mut count, mut total) = (0u64, 0u64);
+        let mut ready = ReadyFiles::default();
+        while let Some(page) = ready.next_page(&state).await.map_err(api)? {
+            for f in stored(&state, page).await? {
+                count += 1;
+                total += f.size;
+            }
+        }
         let bar = ProgressBar::new(total).with_style(
             ProgressStyle::with_template(
                 "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
@@ -41,20 +49,23 @@ pub fn run(config: Config, from: &str, to: &str) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(e))?,
         );
         let mut tally = Tally::default();
-        for file in &files {
-            match copy(&source, &dest, file, same_store).await {
-                Ok(true) => tally.copied += 1,
-                Ok(false) => tally.already += 1,
-                Err(e) => tally.failed.push(format!("{}: {e}", file.id)),
+        let mut ready = ReadyFiles::default();
+        while let Some(page) = ready.next_page(&state).await.map_err(api)? {
+            for file in stored(&state, page).await? {
+                match copy(&source, &dest, &file, same_store).await {
+                    Ok(true) => tally.copied += 1,
+                    Ok(false) => tally.already += 1,
+                    Err(e) => tally.failed.push(format!("{}: {e}", file.id)),
+                }
+                tally.bytes += file.size;
+                bar.set_position(tally.bytes);
+                bar.set_message(format!("{} copied", tally.copied));
             }
-            tally.bytes += file.size;
-            bar.set_position(tally.bytes);
-            bar.set_message(format!("{} copied", tally.copied));
         }
         bar.finish_and_clear();
         println!(
             "{} files: {} copied and verified, {} already in place and verified, {} failed",
-            files.len(),
+            count,
             tally.copied,
             tally.already,
             tally.failed.len()
@@ -72,31 +83,22 @@ pub fn run(config: Config, from: &str, to: &str) -> anyhow::Result<()> {
     })
 }
 
-/// Every ready file whose content is in the blob store (not inline in the database).
-async fn stored_files(state: &trove_server::state::AppState) -> anyhow::Result<Vec<FileRecord>> {
-    let mut files = Vec::new();
-    for bucket in state.meta.list_buckets().await? {
-        let mut after = None;
-        loop {
-            let page = state.meta.files_in_bucket(&bucket.id, after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            for f in page {
-                if f.status != FileStatus::Ready || f.revision.is_none() {
-                    continue;
-                }
-                let inline = state
-                    .meta
-                    .get_file_with_bucket(f.id)
-                    .await?
-                    .is_some_and(|(f, _)| f.inline_content.is_some());
-                if !inline {
-                    files.push(f);
-                }
-            }
+fn api(e: trove_server::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", e.code, e.message)
+}
+
+/// The files of a page whose content is in the blob store (not inline in the database).
+async fn stored(
+    state: &trove_server::state::AppState,
+    page: Vec<FileRecord>,
+) -> anyhow::Result<Vec<FileRecord>> {
+    let mut kept = Vec::with_capacity(page.len());
+    for f in page {
+        if f.revision.is_some() && !is_inline(state, &f).await.map_err(api)? {
+            kept.push(f);
         }
     }
-    Ok(files)
+    Ok(kept)
 }
 
 /// SHA-256 (hex) and length of a stored blob, read as a stream.

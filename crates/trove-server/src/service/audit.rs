@@ -39,6 +39,47 @@ fn parse_key(key: &str) -> Option<(BucketId, FileId, RevisionId)> {
     ))
 }
 
+/// Every ready file of every bucket, a page at a time, so a walk over millions of files holds
+/// one page in memory.
+#[derive(Debug, Default)]
+pub struct ReadyFiles {
+    buckets: Option<Vec<BucketId>>,
+    after: Option<FileId>,
+}
+
+impl ReadyFiles {
+    /// The next page of ready files, or `None` once every bucket is done.
+    pub async fn next_page(&mut self, state: &AppState) -> ApiResult<Option<Vec<FileRecord>>> {
+        if self.buckets.is_none() {
+            let mut ids: Vec<BucketId> = state
+                .meta
+                .list_buckets()
+                .await?
+                .into_iter()
+                .map(|b| b.id)
+                .collect();
+            ids.reverse();
+            self.buckets = Some(ids);
+        }
+        let buckets = self.buckets.as_mut().expect("set above");
+        while let Some(bucket) = buckets.last().cloned() {
+            let page = state.meta.files_in_bucket(&bucket, self.after, 500).await?;
+            let Some(last) = page.last() else {
+                buckets.pop();
+                self.after = None;
+                continue;
+            };
+            self.after = Some(last.id);
+            return Ok(Some(
+                page.into_iter()
+                    .filter(|f| f.status == FileStatus::Ready)
+                    .collect(),
+            ));
+        }
+        Ok(None)
+    }
+}
+
 /// Walks the store and the rows; deletes orphans unless `dry_run`.
 pub async fn audit(state: &AppState, dry_run: bool) -> ApiResult<Audit> {
     let mut found = Audit::default();
@@ -71,31 +112,33 @@ pub async fn audit(state: &AppState, dry_run: bool) -> ApiResult<Audit> {
             }
         }
     }
-    for bucket in state.meta.list_buckets().await? {
-        let mut after = None;
-        loop {
-            let page = state.meta.files_in_bucket(&bucket.id, after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            for file in page.iter().filter(|f| f.status == FileStatus::Ready) {
-                let Some(key) = file.current_blob_key() else {
-                    continue;
-                };
-                if state.blobs.head(&key).await?.is_some() || stored_elsewhere(state, file).await? {
-                    continue;
-                }
-                found.missing.push((file.id, key));
+    let mut ready = ReadyFiles::default();
+    while let Some(page) = ready.next_page(state).await? {
+        for file in &page {
+            let Some(key) = file.current_blob_key() else {
+                continue;
+            };
+            if state.blobs.head(&key).await?.is_some() || stored_elsewhere(state, file).await? {
+                continue;
             }
+            found.missing.push((file.id, key));
         }
     }
     Ok(found)
 }
 
+/// Whether a file's content lives in the database with its row, not in the blob store.
+pub async fn is_inline(state: &AppState, file: &FileRecord) -> ApiResult<bool> {
+    Ok(state
+        .meta
+        .get_file_with_bucket(file.id)
+        .await?
+        .is_some_and(|(f, _)| f.inline_content.is_some()))
+}
+
 /// Whether a ready file's content is inline in the database or under its pre-fan-out key.
 async fn stored_elsewhere(state: &AppState, file: &FileRecord) -> ApiResult<bool> {
-    if let Some((f, _)) = state.meta.get_file_with_bucket(file.id).await?
-        && f.inline_content.is_some()
-    {
+    if is_inline(state, file).await? {
         return Ok(true);
     }
     let Some(revision) = file.revision else {
