@@ -1,7 +1,8 @@
 //! The metadata repository: one [`MetaStore`] trait, chosen at start-up from the database URL.
 //!
-//! The SQLite implementation lives in [`sqlite`]; a PostgreSQL one will sit beside it behind the same
-//! trait and pass the same [`conformance`] suite. Handlers never speak SQL.
+//! The SQLite implementation ([`sqlite`], the embedded default) and the PostgreSQL one
+//! ([`postgres`], for several nodes sharing one database) pass the same [`conformance`] suite.
+//! Handlers never speak SQL.
 //!
 //! Error policy: "not there" is `Ok(None)`/`Ok(false)`, a uniqueness clash is
 //! [`MetaError::Conflict`], a failed `If-Match` is [`MetaError::PreconditionFailed`], a database too
@@ -22,6 +23,8 @@ use trove_core::{
 use uuid::Uuid;
 
 pub mod conformance;
+mod paging;
+pub mod postgres;
 mod resumable;
 pub mod sqlite;
 

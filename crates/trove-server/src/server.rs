@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use trove_blob::BlobStore;
 use trove_core::{Bucket, time};
 use trove_meta::MetaStore;
+use trove_meta::postgres::{PgMetaStore, PgSettings};
 use trove_meta::sqlite::SqliteMetaStore;
 
 use crate::auth::Authenticator;
@@ -108,6 +109,23 @@ fn private_database_file(database_url: &str) -> std::io::Result<()> {
     }
 }
 
+/// The metadata store the database URL names, with its migrations run.
+pub async fn open_meta(config: &Config) -> Result<Arc<dyn MetaStore>, trove_meta::MetaError> {
+    Ok(if config.database_url.starts_with("sqlite:") {
+        Arc::new(SqliteMetaStore::connect(&config.database_url).await?)
+    } else {
+        Arc::new(PgMetaStore::connect(&config.database_url, &pg_settings(config)).await?)
+    })
+}
+
+/// The PostgreSQL pool settings of a configuration.
+pub fn pg_settings(config: &Config) -> PgSettings {
+    PgSettings {
+        pool_size: config.database_pool_size,
+        timeout: std::time::Duration::from_secs(config.database_timeout_secs),
+    }
+}
+
 /// Opens the stores and builds the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(build_state_reporting(config).await?.0)
@@ -122,11 +140,9 @@ pub async fn build_state_reporting(
     let source = resolve_secrets(&mut config)?;
     private_database_file(&config.database_url)
         .map_err(|e| anyhow::anyhow!("TROVE_DATABASE_URL: {e}"))?;
-    let meta: Arc<dyn MetaStore> = Arc::new(
-        SqliteMetaStore::connect(&config.database_url)
-            .await
-            .map_err(|e| anyhow::anyhow!("TROVE_DATABASE_URL: {e}"))?,
-    );
+    let meta = open_meta(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("TROVE_DATABASE_URL: {e}"))?;
     let blobs = BlobStore::open(&config.storage_url, &config.s3)
         .await
         .map_err(|e| {

@@ -1,5 +1,6 @@
-//! The `trove` binary: `serve` runs the server, `gc` cleans up once, `token` prints a development
-//! JWT.
+//! The `trove` binary: `serve` runs the server, `migrate` brings the database schema up to date,
+//! `gc` cleans up once, `migrate-storage` copies blobs between stores, `token` prints a
+//! development JWT.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Run the database migrations not applied yet (`serve` also does at start-up), and say how
+    /// many ran.
+    Migrate,
     /// Print the GraphQL schema (SDL), as kept in docs/schema.graphql.
     Schema,
     /// Print an HS256 token signed with the configured secret, for development.
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(config),
         Command::Gc { dry_run } => gc(config, dry_run),
         Command::MigrateStorage { from, to } => migrate_storage::run(config, &from, &to),
+        Command::Migrate => migrate(config),
         Command::Schema => {
             print!("{}", trove_server::graphql::sdl());
             Ok(())
@@ -163,6 +168,31 @@ fn gc(config: Config, dry_run: bool) -> anyhow::Result<()> {
             audit.orphans.len(),
             audit.missing.len()
         );
+        Ok(())
+    })
+}
+
+fn migrate(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let url = &config.database_url;
+        let ran = if url.starts_with("sqlite:") {
+            trove_meta::sqlite::SqliteMetaStore::migrate(url).await
+        } else {
+            let settings = trove_server::server::pg_settings(&config);
+            match trove_meta::postgres::PgMetaStore::connect_without_migrating(url, &settings).await
+            {
+                Ok(store) => store.migrate().await,
+                Err(e) => Err(e),
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("TROVE_DATABASE_URL: {e}"))?;
+        let backend = if url.starts_with("sqlite:") {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        };
+        println!("{backend} schema up to date: {ran} migrations applied");
         Ok(())
     })
 }

@@ -11,6 +11,7 @@ use trove_core::{
 use crate::{FileChanges, MetaError, MetaStore, StoredContent};
 
 mod inline;
+mod races;
 mod resumable;
 mod uploads;
 mod writes;
@@ -40,6 +41,9 @@ pub async fn run_all(store: &dyn MetaStore) {
     resumable::unfinished_listing(store).await;
     resumable::final_uploads(store).await;
     inline::inline_contents(store).await;
+    races::completions_race(store).await;
+    races::replacements_race(store).await;
+    races::replace_races_delete(store).await;
 }
 
 /// A bucket with default rules.

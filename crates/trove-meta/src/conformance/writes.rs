@@ -19,7 +19,7 @@ pub(super) async fn due_keys(store: &dyn MetaStore) -> Vec<String> {
 }
 
 /// A ready file in `bucket` owned by u1 in t1.
-async fn ready_file(store: &dyn MetaStore, bucket_id: &str) -> FileRecord {
+pub(super) async fn ready_file(store: &dyn MetaStore, bucket_id: &str) -> FileRecord {
     store.ensure_bucket(&bucket(bucket_id)).await.unwrap();
     let f = pending_file(bucket_id);
     store.insert_file(&f).await.unwrap();

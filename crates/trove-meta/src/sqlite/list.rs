@@ -155,22 +155,6 @@ fn page_queries(q: &FileQuery, rows: i64) -> Vec<Sql> {
     }
 }
 
-/// Orders two files as the listing does: by the ordering field, then by id.
-fn listing_order(q: &FileQuery, a: &FileRecord, b: &FileRecord) -> std::cmp::Ordering {
-    let key = |f: &FileRecord| q.order_by.key_of(f);
-    let ord = match (key(a), key(b)) {
-        (CursorValue::Int(x), CursorValue::Int(y)) => x.cmp(&y),
-        (CursorValue::Text(x), CursorValue::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
-        _ => std::cmp::Ordering::Equal,
-    }
-    .then_with(|| a.id.to_string().cmp(&b.id.to_string()));
-    if q.order == Order::Desc {
-        ord.reverse()
-    } else {
-        ord
-    }
-}
-
 /// How long a listing may run on a runtime thread before it moves to the blocking pool.
 const INLINE_LISTING_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 
@@ -209,25 +193,12 @@ pub(super) fn files_of(
 }
 
 fn list_on(conn: &rusqlite::Connection, q: &FileQuery) -> Result<FilePage, MetaError> {
-    let offset = q.offset.unwrap_or(0).min(trove_core::listing::MAX_OFFSET) as usize;
-    let rows = i64::from(q.limit) + 1 + offset as i64;
-    let mut files: Vec<FileRecord> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for qb in page_queries(q, rows) {
-        for f in files_of(conn, &qb)? {
-            if seen.insert(f.id) {
-                files.push(f);
-            }
-        }
-    }
-    files.sort_by(|a, b| listing_order(q, a, b));
-    files.drain(..offset.min(files.len()));
-    let more = files.len() > q.limit as usize;
-    files.truncate(q.limit as usize);
-    let next_cursor = match (more, files.last()) {
-        (true, Some(last)) => Some(q.cursor_after(last).encode()),
-        _ => None,
-    };
+    let rows = crate::paging::rows_to_read(q);
+    let branches = page_queries(q, rows)
+        .iter()
+        .map(|qb| files_of(conn, qb))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (files, next_cursor) = crate::paging::merge(q, branches);
     let total_count = if q.count {
         let mut qb = Sql::new("SELECT COUNT(*) FROM files f WHERE 1 = 1");
         push_scope(&mut qb, &q.scope);

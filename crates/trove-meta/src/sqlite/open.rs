@@ -48,6 +48,40 @@ impl SqliteMetaStore {
         })
     }
 
+    /// Opens the database at a `sqlite://` URL and runs the migrations not applied yet, for
+    /// `trove migrate`; returns how many ran.
+    pub async fn migrate(url: &str) -> Result<usize, MetaError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(map_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        let count = |pool: &sqlx::SqlitePool| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&pool)
+                    .await
+                    .map(|n| n.max(0) as usize)
+                    .unwrap_or(0)
+            }
+        };
+        let before = count(&pool).await;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| MetaError::Backend(e.to_string()))?;
+        let ran = count(&pool).await.saturating_sub(before);
+        pool.close().await;
+        Ok(ran)
+    }
+
     /// A fresh database that lives as long as the store, for tests: a file in a temporary
     /// directory, so that it runs exactly as a real one does (WAL, readers beside the writer).
     pub async fn in_memory() -> Result<Self, MetaError> {

@@ -77,6 +77,11 @@ pub struct Config {
     /// Base URL for absolute links, without a trailing slash.
     pub public_url: String,
     pub database_url: String,
+    /// Most connections to PostgreSQL (`TROVE_DATABASE_POOL_SIZE`).
+    pub database_pool_size: u32,
+    /// Longest wait for a database connection and longest statement, in seconds
+    /// (`TROVE_DATABASE_TIMEOUT`).
+    pub database_timeout_secs: u64,
     pub storage_url: String,
     /// How to reach an `s3://` storage URL (`TROVE_S3_*`).
     pub s3: S3Settings,
@@ -191,12 +196,20 @@ impl Config {
         };
         let database_url = get("database_url")
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("trove.db").display()));
-        if !database_url.starts_with("sqlite:") {
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme))
+        {
             return Err(bad(
                 "TROVE_DATABASE_URL",
-                format!("'{database_url}' is not supported (this build speaks sqlite:// only)"),
+                format!("'{database_url}' is not supported (expected sqlite:// or postgres://)"),
             ));
         }
+        let database_pool_size =
+            number("database_pool_size", 16, 1, "a number of connections (at least 1)")?
+                .min(10_000) as u32;
+        let database_timeout_secs =
+            number("database_timeout", 5, 1, "a number of seconds (at least 1)")?;
         let storage_url = get("storage_url")
             .unwrap_or_else(|| format!("file://{}", data_dir.join("blobs").display()));
         if !["file://", "memory:", "s3://"]
@@ -347,6 +360,8 @@ impl Config {
             data_dir,
             public_url,
             database_url,
+            database_pool_size,
+            database_timeout_secs,
             storage_url,
             s3,
             presigned_downloads,
@@ -373,11 +388,19 @@ impl Config {
 
     /// A configuration for tests: port 0 on loopback, everything under `data_dir`, except the
     /// bytes when `TROVE_TEST_STORAGE_URL` names an S3 bucket: then they go under a prefix of
-    /// their own in it (endpoint and keys from the `AWS_*` variables, path-style requests).
+    /// their own in it (endpoint and keys from the `AWS_*` variables, path-style requests); and
+    /// the metadata when `TROVE_TEST_DATABASE_URL` names a PostgreSQL database: then it goes into
+    /// a schema of its own there.
     pub fn for_tests(data_dir: &Path) -> Self {
         let mut values = BTreeMap::new();
         values.insert("addr".to_owned(), "127.0.0.1:0".to_owned());
         values.insert("data_dir".to_owned(), data_dir.display().to_string());
+        if let Ok(url) = std::env::var("TROVE_TEST_DATABASE_URL") {
+            values.insert(
+                "database_url".to_owned(),
+                trove_meta::postgres::scratch_schema_url(&url),
+            );
+        }
         if let Ok(url) = std::env::var("TROVE_TEST_STORAGE_URL") {
             values.insert(
                 "storage_url".to_owned(),

@@ -24,7 +24,18 @@ pub const SETTINGS: &[Setting] = &[
         "TROVE_PUBLIC_URL",
         "`http://{TROVE_ADDR}`; required when `TROVE_ADDR` is a wildcard address such as `0.0.0.0`",
     ),
-    setting("TROVE_DATABASE_URL", "`sqlite://{data dir}/trove.db`"),
+    setting(
+        "TROVE_DATABASE_URL",
+        "`sqlite://{data dir}/trove.db` (also `postgres://user:password@host:port/database`)",
+    ),
+    setting(
+        "TROVE_DATABASE_POOL_SIZE",
+        "`16` connections to PostgreSQL per node",
+    ),
+    setting(
+        "TROVE_DATABASE_TIMEOUT",
+        "`5` seconds: the longest wait for a PostgreSQL connection and the longest statement (then 503 `unavailable`)",
+    ),
     setting(
         "TROVE_STORAGE_URL",
         "`file://{data dir}/blobs` (also `s3://bucket[/prefix]` and `memory://`)",

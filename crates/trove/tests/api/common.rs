@@ -46,6 +46,14 @@ impl TestAppBuilder {
         self.config(|c| c.storage_url = format!("file://{}", c.data_dir.join("blobs").display()))
     }
 
+    /// Metadata in the SQLite file under the data directory, whatever `TROVE_TEST_DATABASE_URL`
+    /// says: for tests that read or change that file behind the server's back.
+    pub fn sqlite(self) -> Self {
+        self.config(|c| {
+            c.database_url = format!("sqlite://{}", c.data_dir.join("trove.db").display())
+        })
+    }
+
     /// Bytes in the S3 server named by `TROVE_TEST_S3_URL`, under a prefix of this app's own;
     /// `None` when there is none (a developer's machine), a failure under CI.
     pub fn s3_storage(self) -> Option<Self> {

@@ -372,6 +372,7 @@ async fn complete_verifies_bytes_stored_elsewhere() {
 #[tokio::test]
 async fn expired_uploads_are_collected() {
     let app = TestApp::builder()
+        .sqlite()
         .config(|c| c.upload_expiry_secs = 1)
         .start()
         .await;

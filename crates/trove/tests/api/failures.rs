@@ -38,6 +38,7 @@ async fn a_500_hides_internal_detail_and_carries_a_request_id() {
 #[tokio::test]
 async fn a_blob_that_cannot_be_deleted_is_queued_and_swept_later() {
     let app = TestApp::builder()
+        .sqlite()
         .blobs_only()
         .local_storage()
         .start()

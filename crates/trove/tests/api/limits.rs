@@ -258,7 +258,7 @@ async fn headers_and_ranges_are_bounded() {
 /// limited, so another tenant's 10,000 links neither block the caller's unlink nor leak.
 #[tokio::test]
 async fn unlinking_an_entity_is_scoped_before_it_is_limited() {
-    let app = TestApp::start().await;
+    let app = TestApp::builder().sqlite().start().await;
     let pool = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
         app.data_dir().join("trove.db").display()

@@ -20,6 +20,7 @@ mod large;
 mod limits;
 mod links;
 mod listing;
+mod multi_node;
 mod object_storage;
 mod tus;
 mod unfinished;
