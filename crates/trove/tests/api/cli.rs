@@ -322,7 +322,11 @@ async fn gc_finds_unreferenced_blobs_and_files_missing_theirs() {
     std::fs::remove_dir_all(&lost_folder).unwrap();
 
     let run = |args: &[&str]| {
-        let out = trove(app.data_dir()).args(args).output().unwrap();
+        let out = trove(app.data_dir())
+            .env("TROVE_DATABASE_URL", app.database_url())
+            .args(args)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -409,6 +413,7 @@ async fn migrate_storage_copies_every_content_both_ways_and_resumes() {
     );
     let migrate = |from: &str, to: &str| {
         let mut cmd = trove(app.data_dir());
+        cmd.env("TROVE_DATABASE_URL", app.database_url());
         for (var, from_env) in [
             ("TROVE_S3_ENDPOINT", "AWS_ENDPOINT_URL"),
             ("TROVE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),

@@ -107,6 +107,11 @@ impl TestApp {
         self.dir.path()
     }
 
+    /// The database this app's metadata lives in, for commands run beside it.
+    pub fn database_url(&self) -> &str {
+        &self.server.state.config.database_url
+    }
+
     pub fn admin_key(&self) -> String {
         self.server.state.config.admin_key.clone().unwrap()
     }

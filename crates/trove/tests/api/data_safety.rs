@@ -157,6 +157,7 @@ async fn gc_from_the_command_line_leaves_uploads_in_flight_alone() {
         .arg("gc")
         .env_clear()
         .env("TROVE_DATA_DIR", app.data_dir())
+        .env("TROVE_DATABASE_URL", app.database_url())
         .output()
         .unwrap();
     assert!(
