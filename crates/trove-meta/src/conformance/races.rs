@@ -56,7 +56,11 @@ pub(super) async fn replacements_race(store: &dyn MetaStore) {
             other => panic!("one replacement wins, the other fails its If-Match: {other:?}"),
         };
         let row = store.get_file(f.id).await.unwrap().unwrap();
-        assert_eq!(row.revision, Some(winner), "the row holds the winner's bytes");
+        assert_eq!(
+            row.revision,
+            Some(winner),
+            "the row holds the winner's bytes"
+        );
         let old = key_of(&f, f.revision.unwrap());
         let due = due_keys(store).await;
         assert_eq!(
@@ -87,13 +91,21 @@ pub(super) async fn replace_races_delete(store: &dyn MetaStore) {
             .expect("the deletion succeeds")
             .expect("the deletion finds the file");
         assert_eq!(row.id, f.id);
-        assert_eq!(store.get_file(f.id).await.unwrap(), None, "the file is gone");
+        assert_eq!(
+            store.get_file(f.id).await.unwrap(),
+            None,
+            "the file is gone"
+        );
         let due = due_keys(store).await;
         let old = key_of(&f, f.revision.unwrap());
         assert!(due.contains(&old), "the first revision is queued");
         match replaced {
             Ok(_) => {
-                assert_eq!(key, Some(key_of(&f, new)), "the deletion took the new bytes");
+                assert_eq!(
+                    key,
+                    Some(key_of(&f, new)),
+                    "the deletion took the new bytes"
+                );
                 assert!(due.contains(&key_of(&f, new)), "the new revision is queued");
             }
             Err(MetaError::Stale(_)) => {

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
-use trove_core::{Association, Bucket, BucketId, Category, EntityRef, FileId, FileRecord, ListScope};
+use trove_core::{
+    Association, Bucket, BucketId, Category, EntityRef, FileId, FileRecord, ListScope,
+};
 use uuid::Uuid;
 
 use super::PgMetaStore;
@@ -35,14 +37,18 @@ impl PgMetaStore {
     /// Inserts a bucket; with `ensure`, an existing one with the same id is left as it is.
     pub(super) async fn bucket_insert(&self, b: &Bucket, ensure: bool) -> Result<(), MetaError> {
         let sql = match ensure {
-            false => "INSERT INTO buckets (id, cache_control, download_expiration, \
+            false => {
+                "INSERT INTO buckets (id, cache_control, download_expiration, \
                  min_upload_file_size, max_upload_file_size, presigned_urls_enabled, \
                  allowed_mime_types, default_visibility, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            true => "INSERT INTO buckets (id, cache_control, download_expiration, \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            }
+            true => {
+                "INSERT INTO buckets (id, cache_control, download_expiration, \
                  min_upload_file_size, max_upload_file_size, presigned_urls_enabled, \
                  allowed_mime_types, default_visibility, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING"
+            }
         };
         sqlx::query(sql)
             .bind(b.id.as_str())

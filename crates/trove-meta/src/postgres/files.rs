@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use super::PgMetaStore;
 use super::catalog::queue_deletion;
-use super::rows::{BUCKET_COLUMNS, FILE_COLUMNS, FILE_SELECT, big, bucket_from_row, file_from_row, files_from, map_err, ms};
+use super::rows::{
+    BUCKET_COLUMNS, FILE_COLUMNS, FILE_SELECT, big, bucket_from_row, file_from_row, files_from,
+    map_err, ms,
+};
 use crate::{FileChanges, MetaError, StoredContent};
 
 /// What must still hold for a deletion to go ahead.
@@ -358,11 +361,12 @@ impl PgMetaStore {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         // Locks the row first: a replacement or completion racing this deletion either finished
         // before (and is what is read and deleted here) or waits and then finds no row.
-        let locked: Option<Uuid> = sqlx::query_scalar("SELECT id FROM files WHERE id = $1 FOR UPDATE")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let locked: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM files WHERE id = $1 FOR UPDATE")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
         if locked.is_none() {
             return Ok(None);
         }

@@ -185,11 +185,12 @@ fn finish_page(qb: &mut Sql, q: &FileQuery, rows: i64) {
     .push_bind(rows);
 }
 
-/// The statements of a page: one for the whole table, or one per branch of a user's scope.
-pub(super) fn page_queries(q: &FileQuery, rows: i64) -> Vec<Sql> {
+/// The statements of a page: one for the whole table, or one per branch of a user's scope; each
+/// begins with `prefix` (`EXPLAIN ` to see its plan).
+fn page_queries(prefix: &str, q: &FileQuery, rows: i64) -> Vec<Sql> {
     match &q.scope {
         ListScope::All => {
-            let mut qb = Sql::new(FILE_SELECT);
+            let mut qb = Sql::new(format!("{prefix}{FILE_SELECT}"));
             qb.push(" WHERE true");
             finish_page(&mut qb, q, rows);
             vec![qb]
@@ -197,7 +198,7 @@ pub(super) fn page_queries(q: &FileQuery, rows: i64) -> Vec<Sql> {
         ListScope::Branches(branches) => branches
             .iter()
             .map(|branch| {
-                let mut qb = Sql::new(FILE_SELECT);
+                let mut qb = Sql::new(format!("{prefix}{FILE_SELECT}"));
                 qb.push(" WHERE ");
                 push_branch(&mut qb, branch);
                 finish_page(&mut qb, q, rows);
@@ -210,7 +211,7 @@ pub(super) fn page_queries(q: &FileQuery, rows: i64) -> Vec<Sql> {
 impl PgMetaStore {
     pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
         let mut branches = Vec::new();
-        for mut qb in page_queries(q, crate::paging::rows_to_read(q)) {
+        for mut qb in page_queries("", q, crate::paging::rows_to_read(q)) {
             let rows = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
             branches.push(files_from(&rows)?);
         }
@@ -233,5 +234,21 @@ impl PgMetaStore {
             next_cursor,
             total_count,
         })
+    }
+
+    /// The plans PostgreSQL picks for the statements of a listing's page (`EXPLAIN`), one text
+    /// each: for the test that every filter and order of the query API has an index to use, and
+    /// for operators checking theirs.
+    pub async fn explain_listing(&self, q: &FileQuery) -> Result<Vec<String>, MetaError> {
+        let mut plans = Vec::new();
+        for mut qb in page_queries("EXPLAIN ", q, crate::paging::rows_to_read(q)) {
+            let lines: Vec<String> = qb
+                .build_query_scalar()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+            plans.push(lines.join("\n"));
+        }
+        Ok(plans)
     }
 }

@@ -119,12 +119,15 @@ impl PgMetaStore {
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
-        let first = path.split(',').next().unwrap_or("").trim().trim_matches('"');
+        let first = path
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
         if first.is_empty()
             || first.starts_with('$')
-            || !first
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || !first.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             return Err(MetaError::Backend(format!(
                 "no schema of the search path ({path}) exists"

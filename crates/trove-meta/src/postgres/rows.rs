@@ -41,7 +41,9 @@ pub(super) const TUS_COLUMNS: &str = "id, kind, owner_user_id, tenant_id, upload
 /// SQLSTATEs that mean "try again later", not "this request is wrong": the server is shutting
 /// down or restarting (57P01-57P03), the statement ran past `TROVE_DATABASE_TIMEOUT` (57014), a
 /// serialization failure or deadlock (40001, 40P01), too many connections (53300).
-const TRANSIENT: &[&str] = &["57P01", "57P02", "57P03", "57014", "40001", "40P01", "53300"];
+const TRANSIENT: &[&str] = &[
+    "57P01", "57P02", "57P03", "57014", "40001", "40P01", "53300",
+];
 
 pub(super) fn map_err(e: sqlx::Error) -> MetaError {
     match &e {

@@ -10,8 +10,7 @@ use uuid::Uuid;
 
 use super::PgMetaStore;
 use super::rows::{
-    FILE_COLUMNS, FILE_SELECT, TUS_COLUMNS, big, file_from_row, map_err, ms, tus_from_row,
-    tus_rows,
+    FILE_COLUMNS, FILE_SELECT, TUS_COLUMNS, big, file_from_row, map_err, ms, tus_from_row, tus_rows,
 };
 use crate::{MetaError, TusKind, TusUpload, UnfinishedQuery, UnfinishedUpload, UploadProtocol};
 

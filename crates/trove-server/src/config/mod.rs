@@ -205,9 +205,13 @@ impl Config {
                 format!("'{database_url}' is not supported (expected sqlite:// or postgres://)"),
             ));
         }
-        let database_pool_size =
-            number("database_pool_size", 16, 1, "a number of connections (at least 1)")?
-                .min(10_000) as u32;
+        let database_pool_size = number(
+            "database_pool_size",
+            16,
+            1,
+            "a number of connections (at least 1)",
+        )?
+        .min(10_000) as u32;
         let database_timeout_secs =
             number("database_timeout", 5, 1, "a number of seconds (at least 1)")?;
         let storage_url = get("storage_url")

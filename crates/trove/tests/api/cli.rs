@@ -460,6 +460,7 @@ async fn migrate_storage_copies_every_content_both_ways_and_resumes() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    let database_url = app.database_url().to_owned();
     let TestApp { server, dir, .. } = app;
     server.stop().await.unwrap();
 
@@ -467,6 +468,7 @@ async fn migrate_storage_copies_every_content_both_ways_and_resumes() {
         let data = dir.path().to_path_buf();
         let server = trove_server::server::Server::start({
             let mut c = trove_server::config::Config::for_tests(&data);
+            c.database_url = database_url.clone();
             c.storage_url = storage.clone();
             c.s3.force_path_style = true;
             c

@@ -32,7 +32,11 @@ impl Cluster {
             .arg(script())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Some(Self {
             url: String::from_utf8(out.stdout).unwrap().trim().to_owned(),
             dir: String::from_utf8(out.stderr)
@@ -50,7 +54,11 @@ impl Cluster {
             .args([action, &self.dir])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -85,7 +93,9 @@ async fn requests_answer_503_while_postgres_is_down_and_recover_without_a_restar
         .start()
         .await;
     let who = app.user("u1", Some("t1"));
-    let before = app.upload(&who, "name=before.txt", "text/plain", "kept").await;
+    let before = app
+        .upload(&who, "name=before.txt", "text/plain", "kept")
+        .await;
     let id = id_of(&before);
 
     cluster.run("pause");
@@ -156,6 +166,8 @@ async fn requests_answer_503_while_postgres_is_down_and_recover_without_a_restar
             .unwrap_or(true)
     })
     .await;
-    let after = app.upload(&who, "name=after.txt", "text/plain", "fine").await;
+    let after = app
+        .upload(&who, "name=after.txt", "text/plain", "fine")
+        .await;
     assert_eq!(after["status"], "ready");
 }

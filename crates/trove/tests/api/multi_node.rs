@@ -141,11 +141,13 @@ async fn two_nodes_share_files_uploads_and_links() {
     // A signed URL made by A works on B, without credentials.
     let res = send(
         &client,
-        req(&a, Method::POST, &format!("/v1/files/{id}/signed-url")).json(&json!({"expiresIn": 60})),
+        req(&a, Method::POST, &format!("/v1/files/{id}/signed-url"))
+            .json(&json!({"expiresIn": 30})),
     )
     .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let status = res.status();
     let signed: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{signed}");
     let url = on(&b, signed["url"].as_str().unwrap(), &a);
     let res = client.get(&url).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{url}");
@@ -170,7 +172,11 @@ async fn two_nodes_share_files_uploads_and_links() {
     assert!(res.status().is_success(), "{}", res.status());
     let res = send(
         &client,
-        req(&b, Method::POST, &format!("/v1/uploads/{direct_id}/complete")),
+        req(
+            &b,
+            Method::POST,
+            &format!("/v1/uploads/{direct_id}/complete"),
+        ),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
