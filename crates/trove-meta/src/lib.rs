@@ -23,6 +23,7 @@ use trove_core::{
 use uuid::Uuid;
 
 pub mod conformance;
+pub mod copy;
 mod paging;
 pub mod postgres;
 mod resumable;

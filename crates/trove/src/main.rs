@@ -1,10 +1,12 @@
 //! The `trove` binary: `serve` runs the server, `migrate` brings the database schema up to date,
-//! `gc` cleans up once, `migrate-storage` copies blobs between stores, `token` prints a
+//! `gc` cleans up once, `migrate-storage` copies blobs between stores, `migrate-db`
+//! copies SQLite into PostgreSQL, `token` prints a
 //! development JWT.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod migrate_db;
 mod migrate_storage;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +50,16 @@ enum Command {
     /// Run the database migrations not applied yet (`serve` also does at start-up), and say how
     /// many ran.
     Migrate,
+    /// Copy a SQLite database into PostgreSQL (every bucket, category, file, association,
+    /// pending upload and queued deletion), verifying every table by row count and checksum;
+    /// rerun to continue after an interruption. Switches nothing: set TROVE_DATABASE_URL
+    /// afterwards.
+    MigrateDb {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
     /// Print the GraphQL schema (SDL), as kept in docs/schema.graphql.
     Schema,
     /// Print an HS256 token signed with the configured secret, for development.
@@ -81,6 +93,7 @@ fn main() -> ExitCode {
         Command::Gc { dry_run } => gc(config, dry_run),
         Command::MigrateStorage { from, to } => migrate_storage::run(config, &from, &to),
         Command::Migrate => migrate(config),
+        Command::MigrateDb { from, to } => migrate_db::run(config, &from, &to),
         Command::Schema => {
             print!("{}", trove_server::graphql::sdl());
             Ok(())

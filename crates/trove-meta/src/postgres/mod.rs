@@ -34,7 +34,7 @@ use crate::{
     FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob, StoredContent, TusUpload,
     UnfinishedQuery, UnfinishedUpload,
 };
-use rows::map_err;
+pub(crate) use rows::map_err;
 
 /// How to reach PostgreSQL.
 #[derive(Debug, Clone)]

@@ -45,7 +45,7 @@ const TRANSIENT: &[&str] = &[
     "57P01", "57P02", "57P03", "57014", "40001", "40P01", "53300",
 ];
 
-pub(super) fn map_err(e: sqlx::Error) -> MetaError {
+pub(crate) fn map_err(e: sqlx::Error) -> MetaError {
     match &e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             MetaError::Unavailable(e.to_string())

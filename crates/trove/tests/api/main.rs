@@ -21,6 +21,7 @@ mod large;
 mod limits;
 mod links;
 mod listing;
+mod migrate_db;
 mod multi_node;
 mod object_storage;
 mod tus;
