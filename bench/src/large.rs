@@ -127,7 +127,19 @@ pub(crate) async fn large_download(
     }
     let id = file["id"].as_str().context("file id")?.to_owned();
     // nginx serves the very same bytes: a hard link to Trove's blob.
-    let blob_dir = ctx.data.join("blobs/bench").join(&id);
+    // The folder of the file's revisions under the fanned-out key layout.
+    let any_revision = trove_core::FileRecord::blob_key(
+        &trove_core::BucketId::parse("bench").map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        trove_core::FileId::parse(&id).context("file id")?,
+        trove_core::RevisionId::new(),
+    );
+    let blob_dir = ctx
+        .data
+        .join("blobs")
+        .join(&any_revision)
+        .parent()
+        .context("blob folder")?
+        .to_path_buf();
     let blob = std::fs::read_dir(&blob_dir)?
         .next()
         .context("blob")??

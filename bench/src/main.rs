@@ -33,6 +33,10 @@ struct Cli {
     /// Only scenarios whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// A PostgreSQL database for the scenarios run again with Trove's metadata there (their
+    /// names end in "[postgres]"); `bench/run` starts a throwaway cluster for it.
+    #[arg(long)]
+    postgres: Option<String>,
 }
 
 /// Sizes and durations of one run.
@@ -44,6 +48,7 @@ pub struct Plan {
     pub seconds: f64,
     pub rows: u64,
     pub only: Option<String>,
+    pub postgres: Option<String>,
 }
 
 impl Plan {
@@ -63,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
             seconds: 0.3,
             rows: 2_000,
             only: cli.only,
+            postgres: cli.postgres,
         }
     } else {
         Plan {
@@ -72,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
             seconds: 5.0,
             rows: 1_000_000,
             only: cli.only,
+            postgres: cli.postgres,
         }
     };
     let report = scenarios::run_all(&cli.trove, &plan).await?;

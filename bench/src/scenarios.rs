@@ -25,6 +25,24 @@ pub(crate) struct Ctx {
     pub(crate) work: PathBuf,
     pub(crate) data: PathBuf,
     pub(crate) block: Bytes,
+    /// What the scenario names end with: empty for the embedded default, " [postgres]" for the
+    /// runs with the metadata in PostgreSQL.
+    pub(crate) label: String,
+    /// The PostgreSQL database of this Trove, if its metadata is there.
+    pub(crate) database_url: Option<String>,
+}
+
+async fn create_bench_bucket(client: &Client, trove: &Proc) -> anyhow::Result<()> {
+    let res = client
+        .post(format!("{}/v1/buckets", trove.url))
+        .header("x-trove-admin-key", ADMIN_KEY)
+        .json(&json!({"id": "bench", "maxUploadFileSize": 8u64 << 30}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("creating the bench bucket: {}", res.status());
+    }
+    Ok(())
 }
 
 fn user_token(user: &str) -> anyhow::Result<String> {
@@ -55,15 +73,7 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
         .build()?;
-    let res = client
-        .post(format!("{}/v1/buckets", trove.url))
-        .header("x-trove-admin-key", ADMIN_KEY)
-        .json(&json!({"id": "bench", "maxUploadFileSize": 8u64 << 30}))
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!("creating the bench bucket: {}", res.status());
-    }
+    create_bench_bucket(&client, &trove).await?;
     let ctx = Ctx {
         plan: plan.clone(),
         client,
@@ -72,6 +82,8 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
         work: work.clone(),
         data,
         block: Bytes::from((0..1 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>()),
+        label: String::new(),
+        database_url: None,
     };
     let nginx_root = work.join("www");
     std::fs::create_dir_all(nginx_root.join("small"))?;
@@ -120,7 +132,85 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
     if plan.wants("scale") {
         crate::scale::scale(&ctx, &mut report).await?;
     }
+    if let Some(pg) = &plan.postgres {
+        postgres_scenarios(ctx, trove_bin, pg, &nginx, &nginx_root, &tus, &mut report).await?;
+    }
     Ok(report)
+}
+
+/// The small-file and scale scenarios again, with a Trove whose metadata is in PostgreSQL, in the
+/// same run as the embedded default's (so their figures compare).
+async fn postgres_scenarios(
+    sqlite: Ctx,
+    trove_bin: &Path,
+    pg: &str,
+    nginx: &Proc,
+    nginx_root: &Path,
+    tus: &Proc,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let chosen = sqlite.plan.clone();
+    let wants = |s: &str| chosen.wants(&format!("{s} [postgres]"));
+    if ![
+        "small uploads",
+        "small downloads",
+        "metadata reads",
+        "scale",
+    ]
+    .iter()
+    .any(|s| wants(s))
+    {
+        return Ok(());
+    }
+    let data = sqlite.work.join("trove-data-pg");
+    // Stop the SQLite Trove first: the two would share the 2 cores.
+    let Ctx {
+        plan,
+        client,
+        token,
+        work,
+        block,
+        trove: embedded,
+        ..
+    } = sqlite;
+    drop(embedded);
+    let url = trove_meta::postgres::scratch_schema_url(pg);
+    let trove = procs::trove_with(
+        trove_bin,
+        &data,
+        ADMIN_KEY,
+        JWT_SECRET,
+        &[("TROVE_DATABASE_URL", url.clone())],
+    )
+    .await?;
+    create_bench_bucket(&client, &trove).await?;
+    let ctx = Ctx {
+        plan,
+        client,
+        trove,
+        token,
+        work,
+        data,
+        block,
+        label: " [postgres]".into(),
+        database_url: Some(url),
+    };
+    if wants("small uploads") {
+        crate::small::small_uploads(&ctx, tus, report).await?;
+    }
+    if wants("small downloads") || wants("metadata reads") {
+        let ids = crate::small::small_files(&ctx, nginx_root).await?;
+        if wants("small downloads") {
+            crate::small::small_downloads(&ctx, nginx, &ids, report).await?;
+        }
+        if wants("metadata reads") {
+            crate::small::metadata_reads(&ctx, nginx, &ids, report).await?;
+        }
+    }
+    if wants("scale") {
+        crate::scale::scale(&ctx, report).await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn ratio_bar(

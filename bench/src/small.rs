@@ -54,7 +54,7 @@ pub(crate) async fn small_uploads(
     tus: &Proc,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let scenario = "small uploads (4 KiB, 32 clients)";
+    let scenario = &format!("small uploads (4 KiB, 32 clients){}", ctx.label);
     announce(ctx, scenario);
     let body = &ctx.block[..SMALL];
     let dir = ctx.work.join("wrk-small-uploads");
@@ -98,7 +98,10 @@ pub(crate) async fn small_uploads(
     }
     let t = trove.add(report, scenario, "trove", "files/s");
     let p = peer.add(report, scenario, "@tus/server", "files/s");
-    ratio_bar(report, scenario, "@tus/server", t, p, 5.0);
+    // The bars are the embedded default's; other backends are measured beside it.
+    if ctx.label.is_empty() {
+        ratio_bar(report, scenario, "@tus/server", t, p, 5.0);
+    }
     Ok(())
 }
 
@@ -177,7 +180,9 @@ async fn against_nginx(
     }
     let t = trove.add(report, scenario, "trove", "req/s");
     let n = peer.add(report, scenario, "nginx", "req/s");
-    ratio_bar(report, scenario, "nginx", t, n, 0.5);
+    if ctx.label.is_empty() {
+        ratio_bar(report, scenario, "nginx", t, n, 0.5);
+    }
     Ok(())
 }
 
@@ -195,7 +200,7 @@ pub(crate) async fn small_downloads(
     against_nginx(
         ctx,
         nginx,
-        "small downloads (4 KiB, 32 clients)",
+        &format!("small downloads (4 KiB, 32 clients){}", ctx.label),
         &trove,
         &peer,
         report,
@@ -214,7 +219,10 @@ pub(crate) async fn metadata_reads(
     against_nginx(
         ctx,
         nginx,
-        "metadata reads: GET /v1/files/{id} (32 clients)",
+        &format!(
+            "metadata reads: GET /v1/files/{{id}} (32 clients){}",
+            ctx.label
+        ),
         &trove,
         &peer,
         report,
