@@ -31,6 +31,7 @@ mod object;
 mod object_upload;
 mod resumable;
 pub mod s3;
+mod single_put;
 
 pub use object::PART_SIZE;
 pub use object_upload::ObjectUpload;
@@ -158,6 +159,7 @@ impl BlobStore {
                 prefix: String::new(),
                 kind: "memory",
                 held: Default::default(),
+                http: None,
             })),
         }
     }
@@ -175,6 +177,16 @@ impl BlobStore {
         let inner = match &self.backend {
             Backend::Local(dir) => WriterInner::Local(Box::new(dir.writer(key).await?)),
             Backend::Object(o) => WriterInner::Object(Box::new(o.writer(key))),
+        };
+        Ok(BlobWriter { inner })
+    }
+
+    /// [`Self::writer`] for exactly `len` bytes (a request that declared its length): on S3, one
+    /// streaming PUT instead of a multipart upload. Fewer bytes, or more, fail the write.
+    pub async fn writer_of_len(&self, key: &str, len: u64) -> Result<BlobWriter, BlobError> {
+        let inner = match &self.backend {
+            Backend::Local(dir) => WriterInner::Local(Box::new(dir.writer(key).await?)),
+            Backend::Object(o) => WriterInner::Object(Box::new(o.writer_of_len(key, len).await?)),
         };
         Ok(BlobWriter { inner })
     }

@@ -1,8 +1,9 @@
 //! The `object_store` backends: S3 (any S3-compatible store) and memory.
 //!
-//! Keys are stored under an optional prefix (`s3://bucket/prefix`). Writes stream into multipart
-//! uploads of [`PART_SIZE`] parts with at most [`PARTS_IN_FLIGHT`] in flight, so a writer holds
-//! at most a few parts in memory whatever the file's size ([`ObjectWriter`]).
+//! Keys are stored under an optional prefix (`s3://bucket/prefix`). Writes of a known length
+//! stream into one PUT ([`crate::single_put`]); others into multipart uploads of [`PART_SIZE`]
+//! parts with at most [`PARTS_IN_FLIGHT`] in flight. Either way a writer holds at most a few parts
+//! in memory whatever the file's size ([`ObjectWriter`]).
 //!
 //! Every failure other than a missing object is [`BlobError::Unavailable`]: the store did not
 //! answer, or answered with an error after `object_store`'s retries.
@@ -38,6 +39,8 @@ pub(crate) struct ObjectBackend {
     pub(crate) kind: &'static str,
     /// Resumable uploads a request of this process holds.
     pub(crate) held: crate::object_upload::Held,
+    /// The client of single streaming PUTs (stores that presign URLs).
+    pub(crate) http: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for ObjectBackend {
@@ -69,6 +72,28 @@ impl ObjectBackend {
             path: self.path(key),
             state: WriteState::Buffer(PutPayloadMut::new()),
         }
+    }
+
+    /// A writer of exactly `len` bytes: one streaming PUT where the store presigns and the
+    /// length is above one part and within a single PUT's limit, else as [`Self::writer`].
+    pub(crate) async fn writer_of_len(
+        &self,
+        key: &str,
+        len: u64,
+    ) -> Result<ObjectWriter, BlobError> {
+        let (Some(signer), Some(http)) = (&self.signer, &self.http) else {
+            return Ok(self.writer(key));
+        };
+        if len < PART_SIZE as u64 || len > crate::single_put::SINGLE_PUT_MAX {
+            return Ok(self.writer(key));
+        }
+        let put = crate::single_put::SinglePut::start(http, signer.as_ref(), &self.path(key), len)
+            .await?;
+        Ok(ObjectWriter {
+            store: self.store.clone(),
+            path: self.path(key),
+            state: WriteState::Single(Box::new(put)),
+        })
     }
 
     pub(crate) async fn read(
@@ -278,6 +303,7 @@ pub(crate) struct ObjectWriter {
 enum WriteState {
     Buffer(PutPayloadMut),
     Multipart(Box<WriteMultipart>),
+    Single(Box<crate::single_put::SinglePut>),
     Done,
 }
 
@@ -305,6 +331,13 @@ impl ObjectWriter {
                 w.put(chunk);
                 Ok(())
             }
+            WriteState::Single(put) => {
+                let written = put.write(chunk).await;
+                if written.is_err() {
+                    self.abort_now().await;
+                }
+                written
+            }
             WriteState::Done => Err(BlobError::Io("writer closed".into())),
         }
     }
@@ -325,13 +358,16 @@ impl ObjectWriter {
                 w.finish().await?;
                 Ok(())
             }
+            WriteState::Single(put) => put.finish().await,
             WriteState::Done => Err(BlobError::Io("writer closed".into())),
         }
     }
 
     pub(crate) async fn abort_now(&mut self) {
-        if let WriteState::Multipart(w) = std::mem::replace(&mut self.state, WriteState::Done) {
-            abort(w).await;
+        match std::mem::replace(&mut self.state, WriteState::Done) {
+            WriteState::Multipart(w) => abort(w).await,
+            WriteState::Single(mut put) => put.abort(),
+            _ => {}
         }
     }
 }

@@ -129,6 +129,13 @@ pub(crate) async fn open(url: &str, settings: &S3Settings) -> Result<ObjectBacke
         },
         kind: "s3",
         held: Default::default(),
+        http: Some(
+            reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .read_timeout(std::time::Duration::from_secs(60))
+                .build()
+                .map_err(|e| format!("TROVE_STORAGE_URL: an HTTP client for '{url}': {e}"))?,
+        ),
     };
     let endpoint = settings
         .endpoint

@@ -275,13 +275,15 @@ pub(crate) async fn make_ready(
 }
 
 /// Streams the body into the blob `key`; returns size and SHA-256 once durable. Nothing is left
-/// under `key` when it fails. With `lease`, keeps that pending row alive while bytes arrive.
+/// under `key` when it fails. With `lease`, keeps that pending row alive while bytes arrive. A
+/// body of a declared length goes to the store as exactly that many bytes (one PUT on S3).
 async fn write_blob<S, E>(
     state: &AppState,
     key: &str,
     body: Peeked<S>,
     rules: &ContentRules,
     lease: Option<FileId>,
+    content_length: Option<u64>,
 ) -> ApiResult<(u64, String)>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -290,7 +292,10 @@ where
     let interval = lease_interval(state);
     let idle = idle_timeout(state);
     let mut last_touch = std::time::Instant::now();
-    let mut writer = state.blobs.writer(key).await?;
+    let mut writer = match content_length {
+        Some(len) => state.blobs.writer_of_len(key, len).await?,
+        None => state.blobs.writer(key).await?,
+    };
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let Peeked { head, mut rest, .. } = body;
@@ -358,7 +363,7 @@ where
     }
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
     let lease = (file.status == FileStatus::UploadPending).then_some(file.id);
-    let (size, sha) = write_blob(state, &key, peeked, rules, lease).await?;
+    let (size, sha) = write_blob(state, &key, peeked, rules, lease, content_length).await?;
     Ok(StoredContent::new(revision, size, mime_type, sha))
 }
 
@@ -405,7 +410,8 @@ where
     }
     state.meta.insert_file(&file).await?;
     let key = FileRecord::blob_key(&file.bucket_id, file.id, revision);
-    let (size, sha) = match write_blob(state, &key, peeked, &rules, Some(file.id)).await {
+    let written = write_blob(state, &key, peeked, &rules, Some(file.id), content_length).await;
+    let (size, sha) = match written {
         Ok(done) => done,
         Err(e) => {
             // Nothing of a refused upload stays: the row goes, and its blob never became visible.

@@ -375,3 +375,68 @@ async fn a_store_that_goes_away_gives_503s_and_comes_back_without_a_restart() {
         .await;
     drop(s3.stop());
 }
+
+/// A body of a declared length above one part goes to the store as it arrives, as one object; one
+/// cut off before its end leaves neither an object nor a file.
+#[tokio::test]
+async fn declared_lengths_stream_to_the_store_and_cut_off_bodies_leave_nothing() {
+    let Some(app) = s3_app(false).await else {
+        return;
+    };
+    let owner = app.user("u1", Some("t1"));
+    let body: Vec<u8> = (0..(9 << 20) + 5).map(|i| (i % 253) as u8).collect();
+    let file = app
+        .upload(
+            &owner,
+            "name=big.bin",
+            "application/octet-stream",
+            body.clone(),
+        )
+        .await;
+    let res = app
+        .request(
+            Method::GET,
+            &format!("/v1/files/{}/content", id_of(&file)),
+            &owner,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.bytes().await.unwrap() == body, "the same bytes");
+    assert_eq!(stored_blobs(&app).await, 1);
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|c| (c, rx)) });
+    let cut = tokio::spawn(
+        app.request(Method::POST, "/v1/files?name=cut.bin", &owner)
+            .header("content-type", "application/octet-stream")
+            .header("content-length", (12u64 << 20).to_string())
+            .body(reqwest::Body::wrap_stream(stream))
+            .send(),
+    );
+    for _ in 0..9 {
+        tx.send(Ok(vec![1u8; 1 << 20])).await.unwrap();
+    }
+    tx.send(Err(std::io::Error::other("the client goes away")))
+        .await
+        .unwrap();
+    drop(tx);
+    let outcome = cut.await.unwrap();
+    assert!(
+        outcome.is_err() || outcome.is_ok_and(|r| !r.status().is_success()),
+        "a cut-off upload is not acknowledged"
+    );
+    crate::common::wait_for(
+        10,
+        "no file and no object left of the cut-off upload",
+        || async {
+            let page: Value = app
+                .get_json("/v1/files?status=upload_pending", &Who::Admin)
+                .await;
+            page["files"].as_array().unwrap().is_empty() && stored_blobs(&app).await == 1
+        },
+    )
+    .await;
+}
