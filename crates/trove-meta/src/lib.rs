@@ -351,6 +351,19 @@ pub trait MetaStore: Send + Sync + 'static {
         id: FileId,
         stale_before: DateTime<Utc>,
     ) -> Result<bool, MetaError>;
+    /// Takes (or renews) the lease `name` for `holder` until `until`: true when `holder` has it now,
+    /// false while another holder's lease has not lapsed at `now`. One of several concurrent
+    /// takers wins.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError>;
+    /// Gives up `holder`'s lease `name`, if it holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), MetaError>;
+
     /// A page of unfinished uploads (pending files with a live tus upload or direct-upload URL),
     /// newest first. Partial uploads are never listed on their own.
     async fn unfinished_uploads(

@@ -161,10 +161,17 @@ fn gc(config: Config, dry_run: bool) -> anyhow::Result<()> {
         let failed =
             |e: trove_server::error::ApiError| anyhow::anyhow!("{}: {}", e.code, e.message);
         if !dry_run {
-            let (files, blobs) = trove_server::service::uploads::collect_garbage(&state)
+            match trove_server::service::uploads::try_collect_garbage(&state)
                 .await
-                .map_err(failed)?;
-            println!("removed {files} expired uploads, deleted {blobs} queued blobs");
+                .map_err(failed)?
+            {
+                Some((files, blobs)) => {
+                    println!("removed {files} expired uploads, deleted {blobs} queued blobs")
+                }
+                None => println!(
+                    "another process is cleaning up right now (it holds the clean-up lease): no uploads removed"
+                ),
+            }
         }
         let audit = trove_server::service::audit::audit(&state, dry_run)
             .await

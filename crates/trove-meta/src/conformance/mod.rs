@@ -44,6 +44,7 @@ pub async fn run_all(store: &dyn MetaStore) {
     races::completions_race(store).await;
     races::replacements_race(store).await;
     races::replace_races_delete(store).await;
+    races::leases_have_one_holder(store).await;
 }
 
 /// A bucket with default rules.

@@ -118,3 +118,64 @@ pub(super) async fn replace_races_delete(store: &dyn MetaStore) {
         }
     }
 }
+
+/// A lease has one holder at a time: renewable by it, taken by another only once lapsed or
+/// released, and won by exactly one of several concurrent takers.
+pub(super) async fn leases_have_one_holder(store: &dyn MetaStore) {
+    let t = now();
+    let minute = chrono::Duration::seconds(60);
+    assert!(
+        store
+            .take_lease("clean-up", "a", t, t + minute)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_lease("clean-up", "b", t, t + minute)
+            .await
+            .unwrap(),
+        "held by a"
+    );
+    assert!(
+        store
+            .take_lease("clean-up", "a", t, t + minute)
+            .await
+            .unwrap(),
+        "renewed by its holder"
+    );
+    let lapsed = t + minute + chrono::Duration::seconds(1);
+    assert!(
+        store
+            .take_lease("clean-up", "b", lapsed, lapsed + minute)
+            .await
+            .unwrap(),
+        "a lapsed lease is anyone's"
+    );
+    store.release_lease("clean-up", "a").await.unwrap();
+    assert!(
+        !store
+            .take_lease("clean-up", "a", lapsed, lapsed + minute)
+            .await
+            .unwrap(),
+        "releasing another's lease does nothing"
+    );
+    store.release_lease("clean-up", "b").await.unwrap();
+    assert!(
+        store
+            .take_lease("clean-up", "a", lapsed, lapsed + minute)
+            .await
+            .unwrap(),
+        "a released lease is anyone's"
+    );
+    for round in 0..ROUNDS {
+        let name = format!("race-{round}");
+        let take = |holder: &'static str| store.take_lease(&name, holder, t, t + minute);
+        let (w, x, y, z) = tokio::join!(take("w"), take("x"), take("y"), take("z"));
+        let won = [w, x, y, z]
+            .into_iter()
+            .filter(|r| *r.as_ref().unwrap())
+            .count();
+        assert_eq!(won, 1, "exactly one concurrent taker holds the lease");
+    }
+}

@@ -476,6 +476,40 @@ impl MetaStore for PgMetaStore {
         self.tus_delete_stale_partial(id, stale_before).await
     }
 
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        // The row lock of the conflicting insert makes concurrent takers take turns; only one
+        // finds the lease lapsed (or its own).
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
+             WHERE leases.until < $4 OR leases.holder = EXCLUDED.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(rows::ms(until))
+        .bind(rows::ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
     async fn unfinished_uploads(
         &self,
         query: &UnfinishedQuery,

@@ -407,6 +407,44 @@ impl MetaStore for SqliteMetaStore {
             .await
     }
 
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        self.writing(async {
+            let done = sqlx::query(
+                "INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                 WHERE leases.until < ? OR leases.holder = excluded.holder",
+            )
+            .bind(name)
+            .bind(holder)
+            .bind(trove_core::time::to_millis(until))
+            .bind(trove_core::time::to_millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), MetaError> {
+        self.writing(async {
+            sqlx::query("DELETE FROM leases WHERE name = ? AND holder = ?")
+                .bind(name)
+                .bind(holder)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(map_err)
+        })
+        .await
+    }
+
     async fn unfinished_uploads(
         &self,
         query: &UnfinishedQuery,

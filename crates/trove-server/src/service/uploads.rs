@@ -393,7 +393,47 @@ pub async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
 /// bytes whose writer died, partial tus uploads without progress, and queued blob deletions that are due. Returns (files removed, blobs
 /// deleted).
 pub async fn collect_garbage(state: &AppState) -> ApiResult<(usize, usize)> {
+    Ok(try_collect_garbage(state).await?.unwrap_or((0, 0)))
+}
+
+/// [`collect_garbage`], or `None` when another process is running a pass right now.
+pub async fn try_collect_garbage(state: &AppState) -> ApiResult<Option<(usize, usize)>> {
+    // One pass at a time across every node sharing the database: a node whose lease another
+    // holds skips this round. Every step is guarded row by row anyway; the lease saves the
+    // duplicate work (and duplicate deletions) of nodes that all wake up each minute.
     let now = time::now();
+    let holder = lease_holder();
+    if !state
+        .meta
+        .take_lease(CLEAN_UP_LEASE, holder, now, now + CLEAN_UP_LEASE_TIME)
+        .await?
+    {
+        tracing::debug!("clean-up skipped: another process holds its lease");
+        return Ok(None);
+    }
+    let outcome = collect_garbage_now(state, now).await;
+    if let Err(e) = state.meta.release_lease(CLEAN_UP_LEASE, holder).await {
+        tracing::warn!(error = %e, "releasing the clean-up lease failed; it lapses by itself");
+    }
+    outcome.map(Some)
+}
+
+/// The lease that makes clean-up passes one at a time.
+const CLEAN_UP_LEASE: &str = "clean-up";
+/// Longer than a pass takes; should its holder die, the next pass waits at most this long.
+const CLEAN_UP_LEASE_TIME: chrono::Duration = chrono::Duration::minutes(10);
+
+/// This process, as a lease holder.
+fn lease_holder() -> &'static str {
+    static HOLDER: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("trove-{}", uuid::Uuid::new_v4().simple()));
+    &HOLDER
+}
+
+async fn collect_garbage_now(
+    state: &AppState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<(usize, usize)> {
     let stale_before = now - chrono::Duration::seconds(state.config.upload_expiry_secs as i64);
     let mut removed = 0;
     loop {
