@@ -420,4 +420,38 @@ impl PgMetaStore {
             oldest: row.try_get(1).map_err(map_err)?,
         })
     }
+
+    pub(super) async fn lease_take(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, MetaError> {
+        // The row lock of the conflicting insert makes concurrent takers take turns; only one
+        // finds the lease lapsed (or its own).
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
+             WHERE leases.until < $4 OR leases.holder = EXCLUDED.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ms(until))
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn lease_release(&self, name: &str, holder: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
 }
