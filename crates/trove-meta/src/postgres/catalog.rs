@@ -36,21 +36,15 @@ pub(super) async fn queue_deletion<'e>(
 impl PgMetaStore {
     /// Inserts a bucket; with `ensure`, an existing one with the same id is left as it is.
     pub(super) async fn bucket_insert(&self, b: &Bucket, ensure: bool) -> Result<(), MetaError> {
+        const INSERT: &str = "INSERT INTO buckets (id, cache_control, download_expiration, \
+             min_upload_file_size, max_upload_file_size, presigned_urls_enabled, \
+             allowed_mime_types, default_visibility, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         let sql = match ensure {
-            false => {
-                "INSERT INTO buckets (id, cache_control, download_expiration, \
-                 min_upload_file_size, max_upload_file_size, presigned_urls_enabled, \
-                 allowed_mime_types, default_visibility, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            }
-            true => {
-                "INSERT INTO buckets (id, cache_control, download_expiration, \
-                 min_upload_file_size, max_upload_file_size, presigned_urls_enabled, \
-                 allowed_mime_types, default_visibility, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING"
-            }
+            false => INSERT.to_owned(),
+            true => format!("{INSERT} ON CONFLICT (id) DO NOTHING"),
         };
-        sqlx::query(sql)
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(b.id.as_str())
             .bind(&b.cache_control)
             .bind(i64::from(b.download_expiration))
