@@ -11,10 +11,11 @@
 //! holds at most one part and a chunk: memory stays flat whatever the upload's size.
 //!
 //! Within a process one request at a time holds an upload ([`BlobError::Locked`] for the
-//! others). Two nodes writing the same upload at the same offset at once cannot both record their
-//! offset (the metadata store compares and sets it); should the loser have replaced a part the
-//! winner recorded, completing the upload fails (the part's id no longer matches) rather than
-//! storing other bytes.
+//! others); across nodes the server takes the upload's lease in the metadata store before it
+//! opens the upload here. Should two writers still overlap (one stalled past its lease), they
+//! cannot both record their offset (the metadata store compares and sets it); should the loser
+//! have replaced a part the winner recorded, completing the upload fails (the part's id no longer
+//! matches) rather than storing other bytes.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -424,7 +424,7 @@ const CLEAN_UP_LEASE: &str = "clean-up";
 const CLEAN_UP_LEASE_TIME: chrono::Duration = chrono::Duration::minutes(10);
 
 /// This process, as a lease holder.
-fn lease_holder() -> &'static str {
+pub(crate) fn lease_holder() -> &'static str {
     static HOLDER: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| format!("trove-{}", uuid::Uuid::new_v4().simple()));
     &HOLDER

@@ -287,3 +287,129 @@ async fn a_resumable_upload_begun_on_a_killed_node_completes_on_another() {
         "byte-identical"
     );
 }
+
+/// A stand-in for `tokio_stream::wrappers::ReceiverStream`: a body the test feeds chunk by chunk.
+struct Feed(tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>);
+
+impl futures_util::Stream for Feed {
+    type Item = Result<Vec<u8>, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+#[tokio::test]
+async fn one_node_at_a_time_writes_an_upload() {
+    let Some(env) = shared_env() else {
+        return;
+    };
+    let a = start_node(&env);
+    let b = start_node(&env);
+    let client = Client::new();
+    let alice = format!("Bearer {}", token(&env, "alice", "acme"));
+    let body: Vec<u8> = (0..(3 * 1024 * 1024 + 99))
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let tus = |rb: reqwest::RequestBuilder| {
+        rb.header("authorization", &alice)
+            .header("tus-resumable", "1.0.0")
+            .header("content-type", "application/offset+octet-stream")
+    };
+    let res = tus(client.post(format!("{}/v1/tus", a.process.url)))
+        .header("upload-length", body.len().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let url_on_b = on(&b, &location, &a);
+
+    // A's request stays open while the test holds the rest of its body.
+    let (feed, rx) = tokio::sync::mpsc::channel(4);
+    let writing_on_a = tokio::spawn(
+        tus(client.patch(&location))
+            .header("upload-offset", "0")
+            .body(reqwest::Body::wrap_stream(Feed(rx)))
+            .send(),
+    );
+    feed.send(Ok(body[..64 * 1024].to_vec())).await.unwrap();
+
+    // The test waits until A's request holds the upload (its lease is in the shared database),
+    // so that what follows does not depend on which request reached the database first.
+    let db_url = &env
+        .iter()
+        .find(|(k, _)| k == "TROVE_DATABASE_URL")
+        .unwrap()
+        .1;
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(db_url)
+        .await
+        .unwrap();
+    let lease = format!("upload:{}", location.rsplit('/').next().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let held: i64 = sqlx::query_scalar("SELECT count(*) FROM leases WHERE name = $1")
+            .bind(&lease)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        if held == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never took the upload"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // B is refused for as long as A writes, with or without bytes.
+    let res = tus(client.patch(&url_on_b))
+        .header("upload-offset", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::LOCKED);
+    let refusal: Value = res.json().await.unwrap();
+    assert_eq!(refusal["error"]["code"], "upload_locked", "{refusal}");
+    let res = tus(client.patch(&url_on_b))
+        .header("upload-offset", "0")
+        .body(body[..1024].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::LOCKED, "not even with bytes");
+
+    for chunk in body[64 * 1024..].chunks(256 * 1024) {
+        feed.send(Ok(chunk.to_vec())).await.unwrap();
+    }
+    drop(feed);
+    let res = writing_on_a.await.unwrap().unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let id = res.headers()["trove-file-id"].to_str().unwrap().to_owned();
+
+    // Once A is done, B may ask at once and finds the upload finished.
+    let res = tus(client.patch(&url_on_b))
+        .header("upload-offset", body.len().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["trove-file-id"].to_str().unwrap(), id);
+    let got = client
+        .get(format!("{}/v1/files/{id}/content", b.process.url))
+        .header("authorization", &alice)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(&got)),
+        hex::encode(Sha256::digest(&body)),
+        "byte-identical"
+    );
+}

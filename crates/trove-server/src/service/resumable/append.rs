@@ -16,6 +16,7 @@ use trove_core::tus::{Checksum, ChecksumAlgorithm};
 use trove_core::{ContentRules, ErrorCode, FileRecord, FileStatus, time};
 use trove_meta::{TusKind, TusUpload};
 
+use super::lock::UploadLock;
 use super::{blob_error, check_alive, concat, finish, max_size_rules, not_found};
 use crate::error::{ApiError, ApiResult};
 use crate::service::{files, ingest};
@@ -139,6 +140,34 @@ where
             _ => rules.check_size(l)?,
         }
     }
+    let mut lock = UploadLock::take(state, upload.id).await?;
+    let outcome = append_held(state, &mut lock, upload, req, length, rules, file, body).await;
+    lock.release().await;
+    outcome
+}
+
+/// [`append`] once the request holds the upload.
+#[allow(clippy::too_many_arguments)]
+async fn append_held<S, E>(
+    state: &AppState,
+    lock: &mut UploadLock,
+    upload: TusUpload,
+    req: Append,
+    length: Option<u64>,
+    rules: ContentRules,
+    file: Option<FileRecord>,
+    body: S,
+) -> ApiResult<Appended>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mismatch = |at: u64| {
+        files::conflict(&format!(
+            "Upload-Offset {} does not match the upload's offset {at}",
+            req.offset
+        ))
+    };
     let id = upload.id.to_string();
     // On object storage a single upload's parts go straight into its file's blob.
     let target = file.as_ref().and_then(FileRecord::current_blob_key);
@@ -165,6 +194,7 @@ where
     };
     let mut stream = Receiver {
         state,
+        lock: &mut *lock,
         upload: &fresh,
         handle: &mut handle,
         committed: fresh.offset,
@@ -212,6 +242,8 @@ where
         None
     };
     if new_offset != committed || set_length.is_some() {
+        // Only the request that still holds the upload may record what it wrote.
+        lock.confirm().await?;
         let now = time::now();
         if !state
             .meta
@@ -250,6 +282,7 @@ where
 /// A request's body on its way into an upload's file.
 struct Receiver<'a> {
     state: &'a AppState,
+    lock: &'a mut UploadLock,
     upload: &'a TusUpload,
     handle: &'a mut UploadFile,
     /// The offset the metadata store holds.
@@ -261,6 +294,7 @@ impl Receiver<'_> {
     async fn commit(&mut self) -> ApiResult<()> {
         let durable = self.handle.sync().await.map_err(blob_error)?;
         if durable != self.committed {
+            self.lock.confirm().await?;
             if !self
                 .state
                 .meta
@@ -314,6 +348,7 @@ impl Receiver<'_> {
                     h.update(&chunk);
                 }
                 self.handle.write(&chunk).await.map_err(blob_error)?;
+                self.lock.keep().await?;
                 // A long body keeps the upload alive and its progress durable as it goes.
                 if check.is_none() && last_commit.elapsed() >= lease {
                     last_commit = std::time::Instant::now();

@@ -10,6 +10,7 @@ use trove_core::mime::{self, SNIFF_LEN};
 use trove_core::{FileRecord, FileStatus};
 use trove_meta::{StoredContent, TusUpload};
 
+use super::lock::UploadLock;
 use super::{Found, blob_error, not_found};
 use crate::error::{ApiError, ApiResult};
 use crate::service::{files, ingest};
@@ -104,6 +105,15 @@ pub(super) async fn resume_completion(state: &AppState, upload: TusUpload) -> Ap
     if file.status == FileStatus::Ready {
         return Ok(Found::Finished(file));
     }
+    let Some(lock) = UploadLock::try_take(state, upload.id).await? else {
+        return Ok(Found::Active(upload));
+    };
+    let outcome = resume_held(state, upload, file).await;
+    lock.release().await;
+    outcome
+}
+
+async fn resume_held(state: &AppState, upload: TusUpload, file: FileRecord) -> ApiResult<Found> {
     let length = upload.offset;
     let key = file.current_blob_key();
     let handle = match state

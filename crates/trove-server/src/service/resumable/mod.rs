@@ -17,6 +17,7 @@ mod append;
 pub mod concat;
 mod finish;
 pub mod listing;
+mod lock;
 mod metadata;
 
 use std::collections::HashMap;
