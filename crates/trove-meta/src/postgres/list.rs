@@ -1,6 +1,7 @@
 //! Listings on PostgreSQL: the query's scope, filters, order and keyset cursor as SQL. Each branch
-//! of a user's scope is its own ordered, limited statement along its own index (an OR of the
-//! branches in one statement makes the planner sort every match), merged by [`crate::paging`].
+//! of a user's scope is its own ordered, limited subquery along its own index (an OR of the
+//! branches in one condition makes the planner sort every match); their union is cut to the page
+//! in the same statement, and [`crate::paging`] orders the page's rows.
 
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
@@ -185,37 +186,54 @@ fn finish_page(qb: &mut Sql, q: &FileQuery, rows: i64) {
     .push_bind(rows);
 }
 
-/// The statements of a page: one for the whole table, or one per branch of a user's scope; each
-/// begins with `prefix` (`EXPLAIN ` to see its plan).
-fn page_queries(prefix: &str, q: &FileQuery, rows: i64) -> Vec<Sql> {
+/// The statement of a page; it begins with `prefix` (`EXPLAIN ` to see its plan). A user's scope
+/// is a union of branches, each an ordered, limited scan of ids along its own index; only the
+/// page's rows, found through the primary key, are read in full with their associations.
+fn page_query(prefix: &str, q: &FileQuery, rows: i64) -> Sql {
+    let mut qb = Sql::new(format!("{prefix}{FILE_SELECT}"));
     match &q.scope {
         ListScope::All => {
-            let mut qb = Sql::new(format!("{prefix}{FILE_SELECT}"));
             qb.push(" WHERE true");
             finish_page(&mut qb, q, rows);
-            vec![qb]
         }
-        ListScope::Branches(branches) => branches
-            .iter()
-            .map(|branch| {
-                let mut qb = Sql::new(format!("{prefix}{FILE_SELECT}"));
-                qb.push(" WHERE ");
+        ListScope::Branches(branches) if branches.is_empty() => {
+            qb.push(" WHERE false");
+        }
+        ListScope::Branches(branches) => {
+            let order = column(q.order_by);
+            qb.push(" WHERE f.id IN (SELECT id FROM (");
+            for (i, branch) in branches.iter().enumerate() {
+                if i > 0 {
+                    // Not UNION ALL: a file in two branches must count once against the limit.
+                    qb.push(" UNION ");
+                }
+                qb.push(format!("(SELECT f.id, {order} AS k FROM files f WHERE "));
                 push_branch(&mut qb, branch);
                 finish_page(&mut qb, q, rows);
-                qb
-            })
-            .collect(),
+                qb.push(")");
+            }
+            let dir = if q.order == Order::Desc {
+                "DESC"
+            } else {
+                "ASC"
+            };
+            qb.push(format!(") u ORDER BY k {dir}, id {dir} LIMIT "))
+                .push_bind(rows)
+                .push(")");
+        }
     }
+    qb
 }
 
 impl PgMetaStore {
     pub(super) async fn list(&self, q: &FileQuery) -> Result<FilePage, MetaError> {
-        let mut branches = Vec::new();
-        for mut qb in page_queries("", q, crate::paging::rows_to_read(q)) {
-            let rows = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
-            branches.push(files_from(&rows)?);
-        }
-        let (files, next_cursor) = crate::paging::merge(q, branches);
+        let rows = page_query("", q, crate::paging::rows_to_read(q))
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        // The rows arrive in no particular order: the merge orders and cuts them.
+        let (files, next_cursor) = crate::paging::merge(q, [files_from(&rows)?]);
         let total_count = if q.count {
             let mut qb = Sql::new("SELECT COUNT(*) FROM files f WHERE true");
             push_scope(&mut qb, &q.scope);
@@ -240,15 +258,12 @@ impl PgMetaStore {
     /// each: for the test that every filter and order of the query API has an index to use, and
     /// for operators checking theirs.
     pub async fn explain_listing(&self, q: &FileQuery) -> Result<Vec<String>, MetaError> {
-        let mut plans = Vec::new();
-        for mut qb in page_queries("EXPLAIN ", q, crate::paging::rows_to_read(q)) {
-            let lines: Vec<String> = qb
-                .build_query_scalar()
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
-            plans.push(lines.join("\n"));
-        }
+        let lines: Vec<String> = page_query("EXPLAIN ", q, crate::paging::rows_to_read(q))
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let plans = vec![lines.join("\n")];
         Ok(plans)
     }
 }
