@@ -386,3 +386,17 @@ pub fn channel_body() -> (
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     (tx, reqwest::Body::wrap_stream(stream))
 }
+
+/// A stand-in for `tokio_stream::wrappers::ReceiverStream`: a request body the test feeds chunk
+/// by chunk.
+pub struct ReceiverStream<T>(pub tokio::sync::mpsc::Receiver<T>);
+
+impl<T> futures_util::Stream for ReceiverStream<T> {
+    type Item = T;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        self.0.poll_recv(cx)
+    }
+}

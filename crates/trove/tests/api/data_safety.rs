@@ -9,24 +9,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tokio_stream_shim::ReceiverStream;
 
-use crate::common::{TestApp, Who, error_code, id_of, staged, stored_blobs, wait_until};
-
-/// A small stand-in for `tokio_stream::wrappers::ReceiverStream`.
-mod tokio_stream_shim {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    pub struct ReceiverStream<T>(pub tokio::sync::mpsc::Receiver<T>);
-
-    impl<T> futures_util::Stream for ReceiverStream<T> {
-        type Item = T;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-            self.0.poll_recv(cx)
-        }
-    }
-}
+use crate::common::{
+    ReceiverStream, TestApp, Who, error_code, id_of, staged, stored_blobs, wait_until,
+};
 
 type Chunk = Result<Vec<u8>, std::io::Error>;
 

@@ -6,7 +6,7 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::ServerProcess;
+use crate::common::{ReceiverStream, ServerProcess};
 
 /// The environment both nodes share: database, store, and the secrets that make one node's
 /// tokens, keys and signed URLs good on the other. `None` without the test servers (a
@@ -288,19 +288,6 @@ async fn a_resumable_upload_begun_on_a_killed_node_completes_on_another() {
     );
 }
 
-/// A stand-in for `tokio_stream::wrappers::ReceiverStream`: a body the test feeds chunk by chunk.
-struct Feed(tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>);
-
-impl futures_util::Stream for Feed {
-    type Item = Result<Vec<u8>, std::io::Error>;
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
-}
-
 #[tokio::test]
 async fn one_node_at_a_time_writes_an_upload() {
     let Some(env) = shared_env() else {
@@ -328,11 +315,11 @@ async fn one_node_at_a_time_writes_an_upload() {
     let url_on_b = on(&b, &location, &a);
 
     // A's request stays open while the test holds the rest of its body.
-    let (feed, rx) = tokio::sync::mpsc::channel(4);
+    let (feed, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let writing_on_a = tokio::spawn(
         tus(client.patch(&location))
             .header("upload-offset", "0")
-            .body(reqwest::Body::wrap_stream(Feed(rx)))
+            .body(reqwest::Body::wrap_stream(ReceiverStream(rx)))
             .send(),
     );
     feed.send(Ok(body[..64 * 1024].to_vec())).await.unwrap();
@@ -349,6 +336,7 @@ async fn one_node_at_a_time_writes_an_upload() {
         .unwrap();
     let lease = format!("upload:{}", location.rsplit('/').next().unwrap());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));
     loop {
         let held: i64 = sqlx::query_scalar("SELECT count(*) FROM leases WHERE name = $1")
             .bind(&lease)
@@ -362,7 +350,7 @@ async fn one_node_at_a_time_writes_an_upload() {
             std::time::Instant::now() < deadline,
             "A never took the upload"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        tick.tick().await;
     }
 
     // B is refused for as long as A writes, with or without bytes.
