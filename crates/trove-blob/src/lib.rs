@@ -172,6 +172,12 @@ impl BlobStore {
         }
     }
 
+    /// True when the store itself keeps one writer per resumable upload (the local folder's file
+    /// locks, which every process sharing the folder sees); object storage needs a lease elsewhere.
+    pub fn locks_uploads(&self) -> bool {
+        matches!(self.backend, Backend::Local(_))
+    }
+
     /// Starts writing a blob; nothing is visible under `key` until [`BlobWriter::finish`] returns.
     pub async fn writer(&self, key: &str) -> Result<BlobWriter, BlobError> {
         let inner = match &self.backend {

@@ -363,6 +363,10 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<bool, MetaError>;
     /// Gives up `holder`'s lease `name`, if it holds it.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), MetaError>;
+    /// Forgets the leases that lapsed before `lapsed_before` (a lapsed lease is anyone's, so its
+    /// row only takes space: per-upload leases of a node that died stay behind otherwise).
+    /// Returns how many were removed.
+    async fn prune_leases(&self, lapsed_before: DateTime<Utc>) -> Result<u64, MetaError>;
 
     /// A page of unfinished uploads (pending files with a live tus upload or direct-upload URL),
     /// newest first. Partial uploads are never listed on their own.

@@ -178,4 +178,49 @@ pub(super) async fn leases_have_one_holder(store: &dyn MetaStore) {
             .count();
         assert_eq!(won, 1, "exactly one concurrent taker holds the lease");
     }
+    leases_lapsed_are_pruned(store).await;
+}
+
+/// Whether `holder` has the lease `name` after asking for it at `at` until `until`.
+async fn takes(
+    store: &dyn MetaStore,
+    name: &str,
+    holder: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    store.take_lease(name, holder, at, until).await.unwrap()
+}
+
+/// Pruning removes lapsed leases only: a live lease keeps its holder, a pruned one is anyone's.
+async fn leases_lapsed_are_pruned(store: &dyn MetaStore) {
+    let t = now();
+    let minute = chrono::Duration::seconds(60);
+    assert!(takes(store, "prune-live", "a", t, t + minute).await);
+    assert!(
+        takes(
+            store,
+            "prune-lapsed",
+            "a",
+            t,
+            t + chrono::Duration::seconds(1)
+        )
+        .await
+    );
+    let later = t + chrono::Duration::seconds(2);
+    let pruned = store.prune_leases(later).await.unwrap();
+    assert!(pruned >= 1, "the lapsed lease is pruned");
+    assert!(
+        !takes(store, "prune-live", "b", later, later + minute).await,
+        "a live lease survives pruning"
+    );
+    assert!(
+        takes(store, "prune-lapsed", "b", later, later + minute).await,
+        "a pruned lease is anyone's"
+    );
+    assert_eq!(
+        store.prune_leases(later).await.unwrap(),
+        0,
+        "nothing lapsed is left"
+    );
 }

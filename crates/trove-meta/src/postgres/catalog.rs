@@ -448,4 +448,13 @@ impl PgMetaStore {
             .map(|_| ())
             .map_err(map_err)
     }
+
+    pub(super) async fn lease_prune(&self, lapsed_before: DateTime<Utc>) -> Result<u64, MetaError> {
+        sqlx::query("DELETE FROM leases WHERE until < $1")
+            .bind(ms(lapsed_before))
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(map_err)
+    }
 }

@@ -378,6 +378,10 @@ impl MetaStore for PgMetaStore {
         self.lease_release(name, holder).await
     }
 
+    async fn prune_leases(&self, lapsed_before: DateTime<Utc>) -> Result<u64, MetaError> {
+        self.lease_prune(lapsed_before).await
+    }
+
     async fn unfinished_uploads(
         &self,
         query: &UnfinishedQuery,

@@ -445,6 +445,18 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
 
+    async fn prune_leases(&self, lapsed_before: DateTime<Utc>) -> Result<u64, MetaError> {
+        self.writing(async {
+            sqlx::query("DELETE FROM leases WHERE until < ?")
+                .bind(trove_core::time::to_millis(lapsed_before))
+                .execute(&self.pool)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(map_err)
+        })
+        .await
+    }
+
     async fn unfinished_uploads(
         &self,
         query: &UnfinishedQuery,

@@ -462,5 +462,10 @@ async fn collect_garbage_now(
         tracing::info!(staged, "removed the bytes of writes whose writer died");
     }
     let blobs = files::sweep_blob_deletions(state).await?;
+    // Per-upload leases of a node that died lapse but stay as rows until now.
+    let leases = state.meta.prune_leases(now).await?;
+    if leases > 0 {
+        tracing::debug!(leases, "forgot lapsed leases");
+    }
     Ok((removed, blobs))
 }

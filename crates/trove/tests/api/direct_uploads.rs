@@ -7,6 +7,7 @@ use trove_core::FileId;
 use trove_server::signing::Grant;
 
 use crate::common::{TestApp, Who, error_code, id_of};
+use crate::database::Database;
 
 async fn create(app: &TestApp, who: &Who, body: Value) -> reqwest::Response {
     app.request(Method::POST, "/v1/uploads", who)
@@ -372,7 +373,6 @@ async fn complete_verifies_bytes_stored_elsewhere() {
 #[tokio::test]
 async fn expired_uploads_are_collected() {
     let app = TestApp::builder()
-        .sqlite()
         .config(|c| c.upload_expiry_secs = 1)
         .start()
         .await;
@@ -404,20 +404,16 @@ async fn expired_uploads_are_collected() {
     let done = app.upload(&who, "name=c.txt", "text/plain", "x").await;
     // Move the upload windows, and the last touch of each pending row, into the past instead of
     // waiting for them to close.
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        app.data_dir().join("trove.db").display()
-    ))
-    .await
-    .unwrap();
-    sqlx::query("UPDATE direct_uploads SET expires_at = expires_at - 10000000")
-        .execute(&pool)
+    Database::of(&app)
         .await
-        .unwrap();
-    sqlx::query("UPDATE files SET updated_at = updated_at - 10000000 WHERE status <> 'ready'")
-        .execute(&pool)
-        .await
-        .unwrap();
+        .execute(
+            "UPDATE direct_uploads SET expires_at = expires_at - 10000000; \
+             UPDATE files SET updated_at = updated_at - 10000000 WHERE status <> 'ready'",
+            "UPDATE direct_uploads SET expires_at = expires_at - interval '10000 seconds'; \
+             UPDATE files SET updated_at = updated_at - interval '10000 seconds' \
+             WHERE status <> 'ready'",
+        )
+        .await;
     let (removed, _) = trove_server::service::uploads::collect_garbage(&app.server.state)
         .await
         .unwrap();

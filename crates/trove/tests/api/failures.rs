@@ -3,9 +3,9 @@
 
 use reqwest::Method;
 use serde_json::Value;
-use sqlx::Row;
 
 use crate::common::{TestApp, Who, id_of};
+use crate::database::Database;
 
 #[tokio::test]
 async fn a_500_hides_internal_detail_and_carries_a_request_id() {
@@ -38,7 +38,6 @@ async fn a_500_hides_internal_detail_and_carries_a_request_id() {
 #[tokio::test]
 async fn a_blob_that_cannot_be_deleted_is_queued_and_swept_later() {
     let app = TestApp::builder()
-        .sqlite()
         .blobs_only()
         .local_storage()
         .start()
@@ -68,19 +67,8 @@ async fn a_blob_that_cannot_be_deleted_is_queued_and_swept_later() {
         204,
         "the file is deleted even though its blob is not yet"
     );
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        app.data_dir().join("trove.db").display()
-    ))
-    .await
-    .unwrap();
-    let queued: Vec<String> = sqlx::query("SELECT blob_key FROM blob_deletions")
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let db = Database::of(&app).await;
+    let queued = db.texts("SELECT blob_key FROM blob_deletions").await;
     assert_eq!(queued.len(), 1);
     assert!(queued[0].starts_with("default/") && queued[0].contains(&format!("/{id}/")));
 
@@ -92,10 +80,6 @@ async fn a_blob_that_cannot_be_deleted_is_queued_and_swept_later() {
         .unwrap();
     assert_eq!(swept, 1);
     assert!(!blob.exists());
-    let left: i64 = sqlx::query("SELECT COUNT(*) FROM blob_deletions")
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .get(0);
+    let left = db.count("SELECT COUNT(*) FROM blob_deletions").await;
     assert_eq!(left, 0);
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{TestApp, Who, error_code, id_of};
+use crate::database::Database;
 
 async fn healthy(app: &TestApp) {
     let res = app.get("/healthz", &Who::Anonymous).send().await.unwrap();
@@ -258,41 +259,27 @@ async fn headers_and_ranges_are_bounded() {
 /// limited, so another tenant's 10,000 links neither block the caller's unlink nor leak.
 #[tokio::test]
 async fn unlinking_an_entity_is_scoped_before_it_is_limited() {
-    let app = TestApp::builder().sqlite().start().await;
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        app.data_dir().join("trove.db").display()
-    ))
-    .await
-    .unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    let now = chrono::Utc::now().timestamp_millis();
-    for _ in 0..10_000 {
-        let id = trove_core::FileId::new().to_string();
-        sqlx::query(
-            "INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
-             visibility, access, tenant_id, uploaded_by_user_id, created_at, updated_at) \
-             VALUES (?, 'default', 'theirs.txt', 'text/plain', 1, '\"e\"', 'ready', '{}', \
-             'private', 'owner', 'other', 'mallory', ?, ?)",
-        )
-        .bind(&id)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO file_associations (id, file_id, entity_name, entity_reference, created_at) \
-             VALUES (?, ?, 'deal', '42', ?)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    let app = TestApp::start().await;
+    let db = Database::of(&app).await;
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+         INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, metadata, \
+         visibility, access, tenant_id, uploaded_by_user_id, created_at, updated_at) \
+         SELECT printf('00000000-0000-7000-8000-%012d', i), 'default', 'theirs.txt', \
+         'text/plain', 1, '\"e\"', 'ready', '{}', 'private', 'owner', 'other', 'mallory', \
+         1700000000000, 1700000000000 FROM n; \
+         INSERT INTO file_associations (id, file_id, entity_name, entity_reference, created_at) \
+         SELECT 'a' || substr(id, 2), id, 'deal', '42', created_at FROM files \
+         WHERE tenant_id = 'other'",
+        "WITH theirs AS (INSERT INTO files (id, bucket_id, name, mime_type, size, etag, status, \
+         metadata, visibility, access, tenant_id, uploaded_by_user_id, created_at, updated_at) \
+         SELECT gen_random_uuid(), 'default', 'theirs.txt', 'text/plain', 1, '\"e\"', 'ready', \
+         '{}', 'private', 'owner', 'other', 'mallory', date_trunc('milliseconds', now()), \
+         date_trunc('milliseconds', now()) FROM generate_series(1, 10000) RETURNING id, created_at) \
+         INSERT INTO file_associations (id, file_id, entity_name, entity_reference, created_at) \
+         SELECT gen_random_uuid(), id, 'deal', '42', created_at FROM theirs",
+    )
+    .await;
     let alice = app.user("alice", Some("acme"));
     let form = reqwest::multipart::Form::new()
         .text(
@@ -318,12 +305,12 @@ async fn unlinking_an_entity_is_scoped_before_it_is_limited() {
         .await
         .unwrap();
     assert_eq!(res["removed"], 1, "{res}");
-    let theirs: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM file_associations WHERE entity_name = 'deal' AND entity_reference = '42'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let theirs = db
+        .count(
+            "SELECT COUNT(*) FROM file_associations \
+             WHERE entity_name = 'deal' AND entity_reference = '42'",
+        )
+        .await;
     assert_eq!(theirs, 10_000, "another tenant's links are untouched");
 }
 

@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod crash;
 mod data_safety;
+mod database;
 mod db_outage;
 mod direct_uploads;
 mod download;

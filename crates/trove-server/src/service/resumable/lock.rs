@@ -48,7 +48,7 @@ impl UploadLock {
 
     /// [`Self::take`], or `None` while another request holds the upload.
     pub(super) async fn try_take(state: &AppState, id: FileId) -> ApiResult<Option<Self>> {
-        if state.blobs.kind() == "local" {
+        if state.blobs.locks_uploads() {
             return Ok(Some(Self(None)));
         }
         let lease = Lease {
