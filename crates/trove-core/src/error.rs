@@ -34,6 +34,9 @@ pub enum ErrorCode {
     UploadLocked,
     ChecksumMismatch,
     UnsupportedVersion,
+    NotAnImage,
+    ImageTooLarge,
+    Busy,
     Unavailable,
     Internal,
 }
@@ -68,6 +71,9 @@ impl ErrorCode {
             Self::UploadLocked => "upload_locked",
             Self::ChecksumMismatch => "checksum_mismatch",
             Self::UnsupportedVersion => "unsupported_version",
+            Self::NotAnImage => "not_an_image",
+            Self::ImageTooLarge => "image_too_large",
+            Self::Busy => "busy",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -98,6 +104,9 @@ impl ErrorCode {
             // The status the tus checksum extension fixes.
             Self::ChecksumMismatch => 460,
             Self::UnsupportedVersion => 412,
+            Self::NotAnImage => 400,
+            Self::ImageTooLarge => 422,
+            Self::Busy => 503,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }
@@ -196,6 +205,9 @@ mod tests {
             ErrorCode::UploadLocked,
             ErrorCode::ChecksumMismatch,
             ErrorCode::UnsupportedVersion,
+            ErrorCode::NotAnImage,
+            ErrorCode::ImageTooLarge,
+            ErrorCode::Busy,
             ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {

@@ -18,6 +18,7 @@ pub mod nesting;
 pub mod precondition;
 pub mod range;
 pub mod time;
+pub mod transform;
 pub mod tus;
 pub mod validate;
 

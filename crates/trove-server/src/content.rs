@@ -46,6 +46,72 @@ fn value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
+/// What a response carries: the original content or a rendition of it.
+#[derive(Debug, Clone)]
+pub struct Representation {
+    pub etag: String,
+    pub mime_type: String,
+    /// The name given in `Content-Disposition`.
+    pub name: String,
+    pub size: u64,
+    pub source: Source,
+    /// The representation was chosen by the request's `Accept` (`format=auto`).
+    pub vary_accept: bool,
+}
+
+/// Where a representation's bytes are.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The file's own content: inline with its row or its current blob.
+    Original,
+    /// A blob of its own (a stored rendition).
+    Blob(String),
+    /// Bytes just computed.
+    Bytes(Bytes),
+}
+
+impl Representation {
+    pub fn original(file: &FileRecord) -> Self {
+        Self {
+            etag: file.etag.clone(),
+            mime_type: file.mime_type.clone(),
+            name: file.name.clone(),
+            size: file.size,
+            source: Source::Original,
+            vary_accept: false,
+        }
+    }
+}
+
+/// The request's preconditions against a representation of `file` with `etag`.
+pub fn preconditions(headers: &HeaderMap, etag: &str, file: &FileRecord) -> Outcome {
+    let conditions = Preconditions {
+        if_match: header_str(headers, header::IF_MATCH),
+        if_none_match: header_str(headers, header::IF_NONE_MATCH),
+        if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE),
+        if_unmodified_since: header_str(headers, header::IF_UNMODIFIED_SINCE),
+        if_range: header_str(headers, header::IF_RANGE),
+    };
+    conditions.check(
+        Validators {
+            etag,
+            last_modified: file.updated_at.into(),
+        },
+        true,
+    )
+}
+
+/// 409 `conflict` unless the file's content has been uploaded.
+pub fn require_ready(file: &FileRecord) -> ApiResult<String> {
+    match (file.status, file.current_blob_key()) {
+        (FileStatus::Ready, Some(key)) => Ok(key),
+        _ => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the file's content is not uploaded yet",
+        )),
+    }
+}
+
 /// Answers a GET or HEAD for `file`'s content, which the caller has been allowed to read.
 pub async fn serve(
     state: &AppState,
@@ -55,34 +121,28 @@ pub async fn serve(
     headers: &HeaderMap,
     opts: ServeOptions,
 ) -> ApiResult<Response> {
-    let key = match (file.status, file.current_blob_key()) {
-        (FileStatus::Ready, Some(key)) => key,
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                "the file's content is not uploaded yet",
-            ));
-        }
-    };
+    require_ready(file)?;
+    let rep = Representation::original(file);
+    respond(state, file, bucket, &rep, method, headers, opts).await
+}
+
+/// Answers a GET or HEAD with `rep`, a representation of `file`: validators, conditionals,
+/// ranges, disposition and caching alike for originals and renditions.
+pub async fn respond(
+    state: &AppState,
+    file: &FileRecord,
+    bucket: &Bucket,
+    rep: &Representation,
+    method: &Method,
+    headers: &HeaderMap,
+    opts: ServeOptions,
+) -> ApiResult<Response> {
     let last_modified: SystemTime = file.updated_at.into();
     let last_modified_text = httpdate::fmt_http_date(last_modified);
-    let conditions = Preconditions {
-        if_match: header_str(headers, header::IF_MATCH),
-        if_none_match: header_str(headers, header::IF_NONE_MATCH),
-        if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE),
-        if_unmodified_since: header_str(headers, header::IF_UNMODIFIED_SINCE),
-        if_range: header_str(headers, header::IF_RANGE),
-    };
-    let outcome = conditions.check(
-        Validators {
-            etag: &file.etag,
-            last_modified,
-        },
-        true,
-    );
-    let active = !is_safe_inline(&file.mime_type);
+    let outcome = preconditions(headers, &rep.etag, file);
+    let active = !is_safe_inline(&rep.mime_type);
     let mut builder = Response::builder()
-        .header(header::ETAG, value(&file.etag))
+        .header(header::ETAG, value(&rep.etag))
         .header(header::LAST_MODIFIED, value(&last_modified_text))
         .header(
             header::CACHE_CONTROL,
@@ -94,6 +154,9 @@ pub async fn serve(
             ),
         )
         .header(header::ACCEPT_RANGES, "bytes");
+    if rep.vary_accept {
+        builder = builder.header(header::VARY, "Accept");
+    }
     let honor_range = match outcome {
         Outcome::NotModified => {
             return builder
@@ -110,16 +173,16 @@ pub async fn serve(
         Outcome::Proceed { honor_range } => honor_range,
     };
     let range = if honor_range {
-        range::parse(header_str(headers, header::RANGE), file.size)
+        range::parse(header_str(headers, header::RANGE), rep.size)
     } else {
         RangeRequest::Full
     };
     let (status, start, len) = match range {
-        RangeRequest::Full => (StatusCode::OK, 0, file.size),
+        RangeRequest::Full => (StatusCode::OK, 0, rep.size),
         RangeRequest::Partial { start, end } => {
             builder = builder.header(
                 header::CONTENT_RANGE,
-                value(&format!("bytes {start}-{end}/{}", file.size)),
+                value(&format!("bytes {start}-{end}/{}", rep.size)),
             );
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
@@ -130,53 +193,92 @@ pub async fn serve(
             )
             .with_header(
                 header::CONTENT_RANGE,
-                value(&format!("bytes */{}", file.size)),
+                value(&format!("bytes */{}", rep.size)),
             ));
         }
     };
     builder = builder
         .status(status)
-        .header(header::CONTENT_TYPE, value(&file.mime_type))
+        .header(header::CONTENT_TYPE, value(&rep.mime_type))
         .header(header::CONTENT_LENGTH, len)
         .header(
             header::CONTENT_DISPOSITION,
-            value(&content_disposition(&file.name, opts.attachment || active)),
+            value(&content_disposition(&rep.name, opts.attachment || active)),
         );
     if active {
         builder = builder.header(header::CONTENT_SECURITY_POLICY, "sandbox");
     }
     let body = if method == Method::HEAD || len == 0 {
         Body::new(SizedBody::empty(len))
-    } else if let Some(bytes) = &file.inline_content {
-        // Kept with the row: the bytes came with the read that found the file.
-        let range = start as usize..(start + len) as usize;
-        match bytes.get(range.clone()) {
-            Some(_) => Body::from(bytes.slice(range)),
-            None => {
-                return Err(ApiError::internal(format!(
-                    "inline content of {} is {} bytes, its row says {}",
-                    file.id,
-                    bytes.len(),
-                    file.size
-                )));
-            }
-        }
     } else {
-        let range = Some(start..start + len);
-        let stream = match state.blobs.read(&key, range.clone()).await {
-            // Stored before the fan-out of blob keys, and not moved yet.
-            Err(trove_blob::BlobError::NotFound) => match file.revision {
-                Some(r) => {
-                    let legacy = FileRecord::legacy_blob_key(&file.bucket_id, file.id, r);
-                    state.blobs.read(&legacy, range).await?
-                }
-                None => return Err(trove_blob::BlobError::NotFound.into()),
-            },
-            other => other?,
-        };
-        Body::new(SizedBody::new(stream, len))
+        let range = start..start + len;
+        match &rep.source {
+            Source::Original => original_body(state, file, range).await?,
+            Source::Blob(key) => {
+                let stream = state.blobs.read(key, Some(range)).await?;
+                Body::new(SizedBody::new(stream, len))
+            }
+            Source::Bytes(bytes) => slice_body(bytes, range, file)?,
+        }
     };
     builder.body(body).map_err(ApiError::internal)
+}
+
+fn slice_body(bytes: &Bytes, range: std::ops::Range<u64>, file: &FileRecord) -> ApiResult<Body> {
+    let range = range.start as usize..range.end as usize;
+    match bytes.get(range.clone()) {
+        Some(_) => Ok(Body::from(bytes.slice(range))),
+        None => Err(ApiError::internal(format!(
+            "content of {} is {} bytes, shorter than the range {range:?}",
+            file.id,
+            bytes.len(),
+        ))),
+    }
+}
+
+/// The file's own content over `range`: from its row when inline, else from its blob.
+async fn original_body(
+    state: &AppState,
+    file: &FileRecord,
+    range: std::ops::Range<u64>,
+) -> ApiResult<Body> {
+    if let Some(bytes) = &file.inline_content {
+        // Kept with the row: the bytes came with the read that found the file.
+        return slice_body(bytes, range, file);
+    }
+    let len = range.end - range.start;
+    let stream = read_original_blob(state, file, Some(range)).await?;
+    Ok(Body::new(SizedBody::new(stream, len)))
+}
+
+/// The whole original content as a stream, for those who transform it.
+pub async fn original_stream(state: &AppState, file: &FileRecord) -> ApiResult<BlobStream> {
+    if let Some(bytes) = &file.inline_content {
+        let bytes = bytes.clone();
+        return Ok(Box::pin(futures_util::stream::once(
+            async move { Ok(bytes) },
+        )));
+    }
+    read_original_blob(state, file, None).await
+}
+
+async fn read_original_blob(
+    state: &AppState,
+    file: &FileRecord,
+    range: Option<std::ops::Range<u64>>,
+) -> ApiResult<BlobStream> {
+    let key = require_ready(file)?;
+    match state.blobs.read(&key, range.clone()).await {
+        // Stored before the fan-out of blob keys, and not moved yet.
+        Err(trove_blob::BlobError::NotFound) => match file.revision {
+            Some(r) => {
+                let legacy = FileRecord::legacy_blob_key(&file.bucket_id, file.id, r);
+                Ok(state.blobs.read(&legacy, range).await?)
+            }
+            None => Err(trove_blob::BlobError::NotFound.into()),
+        },
+        other => Ok(other?),
+    }
 }
 
 /// With `TROVE_S3_PRESIGNED_DOWNLOADS`, a 307 to the object store's own presigned GET for

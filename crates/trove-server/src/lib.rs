@@ -10,6 +10,7 @@ pub mod config;
 pub mod content;
 pub mod error;
 pub mod graphql;
+pub mod images;
 pub mod listener;
 pub mod rest;
 pub mod secrets;

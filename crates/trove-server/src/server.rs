@@ -167,6 +167,7 @@ pub async fn build_state_reporting(
     .map_err(|e| anyhow::anyhow!(e))?;
     let state = AppState {
         tus_hashes: Arc::default(),
+        images: Arc::new(crate::images::Renderer::new(config.images.clone())),
         config: Arc::new(config),
         meta,
         blobs,

@@ -85,16 +85,29 @@ fn flags(grant: Grant) -> &'static str {
     }
 }
 
-/// What is signed: the grant's kind, the file, its revision, and every field of the token.
-fn message(file: FileId, revision: RevisionId, grant: Grant, expires: i64) -> String {
+/// What is signed: the grant's kind, the file, its revision, every field of the token, and for a
+/// rendition the query that asks for it (so a link to a thumbnail is no link to the original, nor
+/// to another rendition).
+fn message(
+    file: FileId,
+    revision: RevisionId,
+    grant: Grant,
+    rendition: Option<&str>,
+    expires: i64,
+) -> String {
     let kind = match grant {
         Grant::Download { .. } => "download",
         Grant::Upload => "upload",
     };
-    format!(
+    let mut msg = format!(
         "trove-token-v2\n{kind}\n{file}\n{revision}\n{expires}\n{}",
         flags(grant)
-    )
+    );
+    if let Some(query) = rendition {
+        msg.push_str("\nrendition\n");
+        msg.push_str(query);
+    }
+    msg
 }
 
 impl Signer {
@@ -115,9 +128,25 @@ impl Signer {
 
     /// A token granting `grant` on this revision until `expires` (Unix seconds).
     pub fn sign(&self, file: FileId, revision: RevisionId, grant: Grant, expires: i64) -> String {
-        let sig = Self::mac(&self.keys[0], &message(file, revision, grant, expires))
-            .finalize()
-            .into_bytes();
+        self.sign_for(file, revision, grant, None, expires)
+    }
+
+    /// A token granting `grant` on the rendition `rendition` (its query) of this revision, or on
+    /// the content itself for `None`.
+    pub fn sign_for(
+        &self,
+        file: FileId,
+        revision: RevisionId,
+        grant: Grant,
+        rendition: Option<&str>,
+        expires: i64,
+    ) -> String {
+        let sig = Self::mac(
+            &self.keys[0],
+            &message(file, revision, grant, rendition, expires),
+        )
+        .finalize()
+        .into_bytes();
         format!("{expires}.{}.{}", flags(grant), hex::encode(sig))
     }
 
@@ -132,12 +161,25 @@ impl Signer {
         grant: Grant,
         now: i64,
     ) -> Result<(), ApiError> {
+        self.verify_for(token, file, revision, grant, None, now)
+    }
+
+    /// [`Signer::verify`] for a token made by [`Signer::sign_for`].
+    pub fn verify_for(
+        &self,
+        token: &Token,
+        file: FileId,
+        revision: RevisionId,
+        grant: Grant,
+        rendition: Option<&str>,
+        now: i64,
+    ) -> Result<(), ApiError> {
         let grant = match grant {
             // The flags in the token are what is checked against the signature.
             Grant::Upload if token.attachment => return Err(invalid_signature()),
             other => other,
         };
-        let msg = message(file, revision, grant, token.expires);
+        let msg = message(file, revision, grant, rendition, token.expires);
         let ok = self
             .keys
             .iter()

@@ -19,4 +19,6 @@ pub struct AppState {
     pub signer: Arc<Signer>,
     /// Running hashes of resumable uploads this process receives.
     pub tus_hashes: Arc<crate::service::resumable::HashCache>,
+    /// Image transformations: their bounds and the renditions being computed.
+    pub images: Arc<crate::images::Renderer>,
 }

@@ -15,7 +15,9 @@ use figment::providers::{Format, Toml};
 use figment::value::Value;
 use trove_blob::S3Settings;
 
+mod images;
 mod settings;
+pub use images::ImageSettings;
 pub use settings::{SETTINGS, Setting};
 use settings::{VERBATIM, check_jwks_url, env_key};
 
@@ -105,6 +107,8 @@ pub struct Config {
     /// Keys for signed URLs (`TROVE_SIGNING_KEY`, comma-separated, at least 32 bytes each); the first
     /// signs. Generated into the data directory when unset.
     pub signing_keys: Vec<String>,
+    /// Bounds of image transformations (`TROVE_IMAGE_*`).
+    pub images: ImageSettings,
 }
 
 impl Config {
@@ -359,6 +363,7 @@ impl Config {
                 "every key must be at least 32 bytes",
             ));
         }
+        let images = images::image_settings(&get)?;
         Ok(Self {
             addr,
             data_dir,
@@ -387,6 +392,7 @@ impl Config {
             upload_expiry_secs,
             inline_max_bytes,
             signing_keys,
+            images,
         })
     }
 

@@ -114,6 +114,30 @@ pub const SETTINGS: &[Setting] = &[
         "generated into `{data dir}/signing-key`",
     ),
     setting(
+        "TROVE_IMAGE_MAX_PIXELS",
+        "`50000000`: an image declaring more pixels is refused with 422 `image_too_large` before it is decoded",
+    ),
+    setting(
+        "TROVE_IMAGE_MAX_BYTES",
+        "`104857600`: the largest original transformed (422 `image_too_large` above)",
+    ),
+    setting(
+        "TROVE_IMAGE_CONCURRENCY",
+        "the number of cores: transformations running at once",
+    ),
+    setting(
+        "TROVE_IMAGE_QUEUE",
+        "`64` transformations waiting; more answer 503 `busy` with `Retry-After`",
+    ),
+    setting(
+        "TROVE_IMAGE_TIMEOUT",
+        "`30` seconds a transformation may take (then 503 `busy`)",
+    ),
+    setting(
+        "TROVE_IMAGE_CACHE",
+        "`true`: each rendition is stored once in the blob store (`false`: computed every time)",
+    ),
+    setting(
         "TROVE_LOG",
         "`info,tower_http=info,sqlx=warn` (a `tracing` filter)",
     ),

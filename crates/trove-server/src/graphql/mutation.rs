@@ -266,6 +266,7 @@ impl Mutation {
         let req = SignRequest {
             expires_in,
             download: download.unwrap_or(false),
+            transform: None,
         };
         let s = signed::create(state(ctx), principal(ctx), &file_id.0.to_string(), req)
             .await

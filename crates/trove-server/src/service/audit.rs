@@ -25,8 +25,10 @@ pub struct Audit {
     pub deleted: usize,
 }
 
-/// The file and revision a blob key names, in today's layout or the one before the fan-out.
+/// The file and revision a blob key names, in today's layout or the one before the fan-out; a
+/// rendition names its original's.
 fn parse_key(key: &str) -> Option<(BucketId, FileId, RevisionId)> {
+    let key = crate::images::original_of(key).unwrap_or(key);
     let parts: Vec<&str> = key.split('/').collect();
     let (bucket, id, revision) = match parts.as_slice() {
         [bucket, _, _, id, revision] | [bucket, id, revision] => (*bucket, *id, *revision),
@@ -167,6 +169,9 @@ mod tests {
                 "{key}"
             );
         }
+        let key = FileRecord::blob_key(&bucket, id, revision);
+        let rendition = format!("{}0123abcd.webp", crate::images::renditions_of(&key));
+        assert_eq!(parse_key(&rendition), Some((bucket.clone(), id, revision)));
         assert_eq!(parse_key("photos/not-an-id/x"), None);
         assert_eq!(parse_key("stray.txt"), None);
     }

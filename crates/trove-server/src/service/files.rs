@@ -235,9 +235,16 @@ pub async fn remove(
     }
 }
 
+/// Deletes a blob and its stored renditions: the renditions first, since once the original is
+/// gone nothing would name them.
+async fn remove_blob(state: &AppState, key: &str) -> Result<(), trove_blob::BlobError> {
+    crate::images::drop_renditions(&state.blobs, key).await?;
+    state.blobs.delete(key).await
+}
+
 /// Deletes a queued blob now; on failure it stays queued for [`sweep_blob_deletions`].
 pub async fn delete_blob(state: &AppState, key: &str) {
-    match state.blobs.delete(key).await {
+    match remove_blob(state, key).await {
         Ok(()) => {
             if let Err(e) = state.meta.blob_deleted(key).await {
                 tracing::warn!(key, error = %e, "could not dequeue a deleted blob");
@@ -274,7 +281,7 @@ pub async fn sweep_blob_deletions(state: &AppState) -> Result<usize, ApiError> {
             break;
         }
         for q in &due {
-            match state.blobs.delete(&q.key).await {
+            match remove_blob(state, &q.key).await {
                 Ok(()) => {
                     state.meta.blob_deleted(&q.key).await?;
                     deleted += 1;

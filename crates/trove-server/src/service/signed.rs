@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use trove_core::transform::Transform;
 use trove_core::{Bucket, ErrorCode, FileId, FileRecord, FileStatus, Principal, time};
 
 use crate::error::{ApiError, ApiResult};
@@ -17,6 +18,33 @@ pub struct SignRequest {
     pub expires_in: Option<u32>,
     #[serde(default)]
     pub download: bool,
+    /// A rendition instead of the content: the transformation parameters of a download
+    /// (`{"w": 256, "h": 256, "fit": "cover", "format": "webp"}`), signed with the URL.
+    pub transform: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The transformation of a signing request, checked as a download's query is.
+fn transform_of(req: &SignRequest) -> ApiResult<Option<Transform>> {
+    let Some(fields) = &req.transform else {
+        return Ok(None);
+    };
+    let mut pairs = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "transform.{name} must be a string, a number or a boolean"
+                )));
+            }
+        };
+        pairs.push((name.as_str(), text));
+    }
+    let t = Transform::from_query(pairs.iter().map(|(k, v)| (*k, v.as_str())), &[])?;
+    t.map(Some)
+        .ok_or_else(|| ApiError::invalid("transform names no transformation"))
 }
 
 /// A signed URL and when it stops working.
@@ -46,6 +74,7 @@ pub async fn create(
     id: &str,
     req: SignRequest,
 ) -> ApiResult<SignedUrl> {
+    let transform = transform_of(&req)?;
     let (file, bucket) = files::readable_with_bucket(state, p, id).await?;
     require_presigned_urls(&bucket)?;
     let expires_in = req.expires_in.unwrap_or(bucket.download_expiration);
@@ -59,17 +88,20 @@ pub async fn create(
         return Err(files::conflict("the file's content is not uploaded yet"));
     };
     let expires_at = time::now() + chrono::Duration::seconds(i64::from(expires_in));
-    let token = state.signer.sign(
+    let rendition = transform.map(|t| t.to_query());
+    let token = state.signer.sign_for(
         file.id,
         revision,
         Grant::Download {
             attachment: req.download,
         },
+        rendition.as_deref(),
         expires_at.timestamp(),
     );
+    let query = rendition.map(|q| format!("{q}&")).unwrap_or_default();
     Ok(SignedUrl {
         url: format!(
-            "{}/v1/signed/{}?token={token}",
+            "{}/v1/signed/{}?{query}token={token}",
             state.config.public_url, file.id
         ),
         expires_at,
@@ -82,6 +114,7 @@ pub async fn resolve(
     state: &AppState,
     id: &str,
     token: &str,
+    transform: Option<&Transform>,
 ) -> ApiResult<(FileRecord, Bucket, Token)> {
     let token = Token::parse(token)?;
     let id = FileId::parse(id).ok_or_else(invalid_signature)?;
@@ -91,13 +124,14 @@ pub async fn resolve(
         .await?
         .ok_or_else(invalid_signature)?;
     let revision = file.revision.ok_or_else(invalid_signature)?;
-    state.signer.verify(
+    state.signer.verify_for(
         &token,
         file.id,
         revision,
         Grant::Download {
             attachment: token.attachment,
         },
+        transform.map(Transform::to_query).as_deref(),
         Utc::now().timestamp(),
     )?;
     // Checked at use, not only when signing: switching the bucket's signed URLs off stops every

@@ -16,6 +16,7 @@ mod direct_uploads;
 mod download;
 mod failures;
 mod graphql;
+mod images;
 mod inline;
 mod key_sets;
 mod large;

@@ -1,41 +1,35 @@
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::content::{self, ServeOptions};
 use crate::error::ApiResult;
-use crate::rest::Query;
+use crate::images;
 use crate::service::files;
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct DownloadQuery {
-    download: Option<String>,
-}
-
-/// `GET|HEAD /v1/files/{id}/content[?download=1]`.
+/// `GET|HEAD /v1/files/{id}/content[?download=1][&w=…&h=…&fit=…&format=…&q=…&blur=…]`: the
+/// content, or a rendition of it when transformation parameters are given.
 pub async fn handler(
     State(state): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
-    Query(q): Query<DownloadQuery>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let (own, transform) = images::parse_query(query.as_deref(), &["download"])?;
     let (file, bucket) = files::readable_with_bucket(&state, &p, &id).await?;
-    let attachment = matches!(q.download.as_deref(), Some("1" | "true"));
-    content::serve(
-        &state,
-        &file,
-        &bucket,
-        &method,
-        &headers,
-        ServeOptions {
-            attachment,
-            cache_control: None,
-        },
-    )
-    .await
+    let attachment = own.iter().any(|(_, v)| matches!(v.as_str(), "1" | "true"));
+    let opts = ServeOptions {
+        attachment,
+        cache_control: None,
+    };
+    match transform {
+        Some(t) => {
+            images::serve_transformed(&state, &file, &bucket, t, &method, &headers, opts).await
+        }
+        None => content::serve(&state, &file, &bucket, &method, &headers, opts).await,
+    }
 }

@@ -1,25 +1,26 @@
 //! Links that need no credentials: permanent public URLs and signed, expiring download URLs.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use trove_core::{FileId, Visibility};
 
 use crate::content::{self, ServeOptions};
 use crate::error::{ApiError, ApiResult};
-use crate::rest::Query;
+use crate::images;
 use crate::service::{signed, view};
 use crate::state::AppState;
 
-/// `GET|HEAD /public/{id}/{name}`: a public file for anyone; 404 for private or unknown files; a
-/// wrong name redirects (308) to the right one.
+/// `GET|HEAD /public/{id}/{name}[?w=…]`: a public file (or a rendition of it) for anyone; 404 for
+/// private or unknown files; a wrong name redirects (308) to the right one.
 pub async fn public_file(
     State(state): State<AppState>,
     Path((id, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let (_, transform) = images::parse_query(query.as_deref(), &[])?;
     let id = FileId::parse(&id).ok_or_else(|| ApiError::not_found("file"))?;
     let (file, bucket) = state
         .meta
@@ -28,12 +29,19 @@ pub async fn public_file(
         .filter(|(f, _)| f.visibility == Visibility::Public)
         .ok_or_else(|| ApiError::not_found("file"))?;
     if name != file.name {
-        let location = view::public_path(&file);
+        let mut location = view::public_path(&file);
+        if let Some(q) = query.as_deref().filter(|q| !q.is_empty()) {
+            location = format!("{location}?{q}");
+        }
         let mut res = StatusCode::PERMANENT_REDIRECT.into_response();
         if let Ok(v) = HeaderValue::from_str(&location) {
             res.headers_mut().insert(header::LOCATION, v);
         }
         return Ok(res);
+    }
+    if let Some(t) = transform {
+        let opts = ServeOptions::default();
+        return images::serve_transformed(&state, &file, &bucket, t, &method, &headers, opts).await;
     }
     let opts = ServeOptions::default();
     let lifetime = i64::from(bucket.download_expiration);
@@ -51,25 +59,30 @@ pub async fn public_file(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SignedQuery {
-    token: String,
-}
-
-/// `GET|HEAD /v1/signed/{id}?token=…`: a signed download URL.
+/// `GET|HEAD /v1/signed/{id}?token=…`: a signed download URL; the transformation parameters of a
+/// URL signed for a rendition are part of what its token covers.
 pub async fn signed_file(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<SignedQuery>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (file, bucket, token) = signed::resolve(&state, &id, &q.token).await?;
+    let (own, transform) = images::parse_query(query.as_deref(), &["token"])?;
+    let token = own
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::invalid("query parameter `token` is missing"))?;
+    let (file, bucket, token) = signed::resolve(&state, &id, &token, transform.as_ref()).await?;
     let left = (token.expires - chrono::Utc::now().timestamp()).max(0);
     let opts = ServeOptions {
         attachment: token.attachment,
         cache_control: Some(format!("private, max-age={left}")),
     };
+    if let Some(t) = transform {
+        return images::serve_transformed(&state, &file, &bucket, t, &method, &headers, opts).await;
+    }
     if let Some(res) = content::redirect_to_store(&state, &file, &bucket, &opts, left).await? {
         return Ok(res);
     }

@@ -1,0 +1,95 @@
+//! Answering a download that asks for a rendition: its validators before any pixel is touched,
+//! then the stored rendition, or one computed now.
+
+use axum::http::{HeaderMap, Method, header};
+use axum::response::Response;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use trove_core::precondition::Outcome;
+use trove_core::transform::{FormatChoice, ImageFormat, Transform, rendition_name};
+use trove_core::{Bucket, FileRecord};
+
+use super::not_an_image;
+use crate::content::{self, Representation, ServeOptions, Source};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A route's own query parameters, as (name, value).
+pub type OwnParameters = Vec<(String, String)>;
+
+/// A route's query: the values of its own parameters `own` (each at most once) and the
+/// transformation the rest asks for. Anything else is 400 `invalid_request` naming it.
+pub fn parse_query(
+    raw: Option<&str>,
+    own: &[&str],
+) -> ApiResult<(OwnParameters, Option<Transform>)> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut mine: Vec<(String, String)> = Vec::new();
+    for (k, v) in &pairs {
+        if own.contains(&k.as_str()) {
+            if mine.iter().any(|(seen, _)| seen == k) {
+                return Err(ApiError::invalid(format!(
+                    "query parameter `{k}` is given more than once"
+                )));
+            }
+            mine.push((k.clone(), v.clone()));
+        }
+    }
+    let t = Transform::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), own)?;
+    Ok((mine, t))
+}
+
+/// Answers a GET or HEAD for the rendition `t` of `file`, which the caller may read.
+pub async fn serve_transformed(
+    state: &AppState,
+    file: &FileRecord,
+    bucket: &Bucket,
+    t: Transform,
+    method: &Method,
+    headers: &HeaderMap,
+    opts: ServeOptions,
+) -> ApiResult<Response> {
+    let blob_key = content::require_ready(file)?;
+    let source = ImageFormat::from_mime(&file.mime_type).ok_or_else(not_an_image)?;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let output = t.output(source, accept);
+    let normalized = t.normalized(output);
+    let digest = hex::encode(&Sha256::digest(format!("{}\n{normalized}", file.etag))[..16]);
+    let mut rep = Representation {
+        etag: format!("\"{digest}\""),
+        mime_type: output.mime().to_owned(),
+        name: rendition_name(&file.name, output),
+        size: 0,
+        source: Source::Bytes(Bytes::new()),
+        vary_accept: t.format == FormatChoice::Auto,
+    };
+    // A revalidation or a failed precondition needs no pixels.
+    if !matches!(
+        content::preconditions(headers, &rep.etag, file),
+        Outcome::Proceed { .. }
+    ) {
+        return content::respond(state, file, bucket, &rep, method, headers, opts).await;
+    }
+    // Contents kept with their row are small and leave the database with it: their renditions
+    // are computed every time rather than left behind in the blob store.
+    let store = state.images.caches() && file.inline_content.is_none();
+    let key = format!(
+        "{}{digest}.{}",
+        super::renditions_of(&blob_key),
+        output.extension()
+    );
+    if store && let Some(info) = state.blobs.head(&key).await? {
+        rep.size = info.size;
+        rep.source = Source::Blob(key);
+        return content::respond(state, file, bucket, &rep, method, headers, opts).await;
+    }
+    let bytes = state
+        .images
+        .rendition(state, file, t, output, key, store)
+        .await?;
+    rep.size = bytes.len() as u64;
+    rep.source = Source::Bytes(bytes);
+    content::respond(state, file, bucket, &rep, method, headers, opts).await
+}
