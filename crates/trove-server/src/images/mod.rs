@@ -101,6 +101,11 @@ impl Renderer {
         }
     }
 
+    /// How many transformations are admitted now (running or waiting for a slot).
+    pub fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
+    }
+
     /// How many renditions this process has computed (not served from the store).
     pub fn computed(&self) -> usize {
         self.computed.load(Ordering::Acquire)

@@ -65,3 +65,65 @@ async fn the_pixel_and_byte_bounds_are_settings() {
         .unwrap();
     assert_eq!(error_code(res, 422).await, "image_too_large");
 }
+
+#[tokio::test]
+async fn a_full_queue_answers_busy_and_originals_do_not_wait() {
+    let app = TestApp::builder()
+        .local_storage()
+        .blobs_only()
+        .config(|c| {
+            c.images.concurrency = 1;
+            c.images.queue = 0;
+        })
+        .start()
+        .await;
+    let png = encode(&quadrants(40, 40), image::ImageFormat::Png);
+    let held = upload(&app, "held.png", "image/png", png.clone()).await;
+    let other = id_of(&upload(&app, "other.png", "image/png", png.clone()).await);
+    // The held file's bytes become a named pipe: reading them waits until the test opens the
+    // other end, so its transformation keeps the only place until then.
+    let held_id = id_of(&held);
+    let file = app
+        .server
+        .state
+        .meta
+        .get_file(trove_core::FileId::parse(&held_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let path = app.data_dir().join("blobs").join(file.current_blob_key().unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
+    assert!(made.success());
+    let first = tokio::spawn({
+        let request = app.get(&format!("/v1/files/{held_id}/content?w=10"), &Who::Admin);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let images = app.server.state.images.clone();
+    crate::common::wait_until(30, "the first transformation to be admitted", || {
+        images.admitted() == 1
+    })
+    .await;
+
+    let res = app
+        .get(&format!("/v1/files/{other}/content?w=10"), &Who::Admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(error_code(res, 503).await, "busy");
+    let original = get(&app, &format!("/v1/files/{other}/content"), &[]).await;
+    assert_eq!(original.body, png, "originals are served while transformations are full");
+
+    // Let the first one go: its bytes are an empty pipe now, an error of the store's (the status
+    // does not matter here, only that it ends and frees its place).
+    tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(path))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = first.await.unwrap();
+    assert!(matches!(status, 400 | 500), "{status}");
+    crate::common::wait_until(30, "the place to be free", || images.admitted() == 0).await;
+    assert_eq!(get(&app, &format!("/v1/files/{other}/content?w=10"), &[]).await.image().width(), 10);
+}
