@@ -1,6 +1,7 @@
 //! `trove-bench`: runs every scenario of the benchmark issue against Trove and its peers, in
 //! alternating rounds, and reports medians and ratios. See docs/benchmarks.md.
 
+mod images;
 mod large;
 mod load;
 mod procs;

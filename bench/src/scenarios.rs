@@ -126,6 +126,9 @@ pub async fn run_all(trove_bin: &Path, plan: &Plan) -> anyhow::Result<Report> {
             crate::small::metadata_reads(&ctx, &nginx, &ids, &mut report).await?;
         }
     }
+    if plan.wants("thumbnail") {
+        crate::images::images(&ctx, &nginx, &nginx_root, &mut report).await?;
+    }
     if plan.wants("s3") {
         crate::s3::s3(&ctx, trove_bin, ADMIN_KEY, JWT_SECRET, &mut report).await?;
     }
