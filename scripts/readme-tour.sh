@@ -33,6 +33,9 @@ grep -q '"code":"precondition_failed"' tour.out
 grep -q '"code":"not_found"' tour.out
 grep -q '"code":"mime_type_not_allowed"' tour.out
 grep -q '^304$' tour.out
+grep -q '^200 image/webp$' tour.out
+grep -q '^200 image/png$' tour.out
+grep -q '"code":"invalid_request".*`w`' tour.out
 grep -q '^hello again, world' tour.out
 grep -q '"entityReference":"acme-7"' tour.out
 grep -q '^the contract of deal 42' tour.out

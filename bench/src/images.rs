@@ -133,7 +133,10 @@ pub(crate) async fn images(
             async move {
                 match req.await {
                     Ok(res) => drain(res).await,
-                    Err(_) => load::Outcome { ok: false, bytes: 0 },
+                    Err(_) => load::Outcome {
+                        ok: false,
+                        bytes: 0,
+                    },
                 }
             }
         })
@@ -148,9 +151,19 @@ pub(crate) async fn images(
 
     // The stored thumbnail, served again, against nginx serving its bytes.
     let scenario = "thumbnail cached (256² WebP, 32 clients)";
-    println!("{scenario}: {} rounds of {}s", ctx.plan.rounds, ctx.plan.seconds);
+    println!(
+        "{scenario}: {} rounds of {}s",
+        ctx.plan.rounds, ctx.plan.seconds
+    );
     let url = last.context("a thumbnail was asked for")?;
-    let thumb = ctx.client.get(&url).bearer_auth(&ctx.token).send().await?.bytes().await?;
+    let thumb = ctx
+        .client
+        .get(&url)
+        .bearer_auth(&ctx.token)
+        .send()
+        .await?
+        .bytes()
+        .await?;
     std::fs::create_dir_all(nginx_root.join("thumbs"))?;
     std::fs::write(nginx_root.join("thumbs/t.webp"), &thumb)?;
     let path = url.trim_start_matches(&ctx.trove.url).to_owned();
@@ -206,13 +219,23 @@ pub(crate) async fn images(
         async move {
             match req.await {
                 Ok(res) => drain(res).await,
-                Err(_) => load::Outcome { ok: false, bytes: 0 },
+                Err(_) => load::Outcome {
+                    ok: false,
+                    bytes: 0,
+                },
             }
         }
     })
     .await;
     let peak = procs::peak_rss_kib(ctx.trove.pid()).unwrap_or(0) as f64 / 1024.0;
-    report.add(scenario, "trove", "thumbnails/s", vec![s.rps()], s.failures, vec![]);
+    report.add(
+        scenario,
+        "trove",
+        "thumbnails/s",
+        vec![s.rps()],
+        s.failures,
+        vec![],
+    );
     report.bar(scenario, "peak RSS < 512 MiB", peak, peak < 512.0);
     Ok(())
 }

@@ -88,8 +88,10 @@ fn decode_other(
     let (width, height) = decoder.dimensions();
     check_pixels(width, height, bounds)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     // GIF and animated WebP: the first frame.
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, bounds))?;
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, bounds))?;
+    let mut img = crate::colour::to_srgb(img, icc.as_deref());
     img.apply_orientation(orientation);
     Ok(img)
 }
@@ -128,7 +130,7 @@ fn decode_jpeg(bytes: &[u8], t: &Transform, bounds: &Bounds) -> Result<DynamicIm
     })?;
     let info = decoder.info().ok_or(RenderError::NotAnImage)?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
-    let mut img = match info.pixel_format {
+    let img = match info.pixel_format {
         jpeg_decoder::PixelFormat::RGB24 => image::RgbImage::from_raw(w, h, pixels).map(Into::into),
         jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels).map(Into::into),
         jpeg_decoder::PixelFormat::L16 => {
@@ -153,6 +155,7 @@ fn decode_jpeg(bytes: &[u8], t: &Transform, bounds: &Bounds) -> Result<DynamicIm
         }
     }
     .ok_or(RenderError::NotAnImage)?;
+    let mut img = crate::colour::to_srgb(img, decoder.icc_profile().as_deref());
     // The EXIF segment may come after the frame header; by now every marker has been read.
     let orientation = decoder
         .exif_data()

@@ -4,9 +4,10 @@
 //!
 //! Policy: the size an image declares is checked against [`Bounds::max_pixels`] before any pixel
 //! buffer is allocated, so a decompression bomb costs a header read; the deadline is checked
-//! between stages; no metadata of the original (EXIF, GPS, XMP, comments) is written into a
+//! between stages; embedded ICC profiles are converted to sRGB; no metadata of the original (EXIF, GPS, XMP, comments) is written into a
 //! rendition, which is encoded from pixels alone.
 
+mod colour;
 mod decode;
 mod encode;
 

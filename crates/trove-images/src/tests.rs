@@ -162,3 +162,36 @@ fn a_passed_deadline_stops_the_work() {
         Err(RenderError::TimedOut)
     );
 }
+
+#[test]
+fn colours_described_by_a_profile_come_out_in_srgb() {
+    // A muted red in Display P3 is a more saturated red in sRGB (P3's gamut is wider).
+    let p3 = [180u8, 80, 80];
+    let img = RgbImage::from_pixel(32, 32, Rgb(p3));
+    let mut tagged = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut tagged);
+    image::ImageEncoder::set_icc_profile(
+        &mut encoder,
+        moxcms::ColorProfile::new_display_p3().encode().unwrap(),
+    )
+    .unwrap();
+    image::ImageEncoder::write_image(
+        encoder,
+        img.as_raw(),
+        32,
+        32,
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    let untagged = encoded(&DynamicImage::ImageRgb8(img), image::ImageFormat::Png);
+    let t = transform("w=16");
+    let plain = decoded(&render(&untagged, &t, ImageFormat::Png, &bounds()).unwrap());
+    assert_eq!(
+        plain.get_pixel(8, 8).0[..3],
+        p3,
+        "no profile: taken as sRGB"
+    );
+    let converted = decoded(&render(&tagged, &t, ImageFormat::Png, &bounds()).unwrap());
+    let [r, g, b, _] = converted.get_pixel(8, 8).0;
+    assert!(r > p3[0] + 5 && g < p3[1] && b < p3[2], "{:?}", (r, g, b));
+}

@@ -91,9 +91,15 @@ async fn a_full_queue_answers_busy_and_originals_do_not_wait() {
         .await
         .unwrap()
         .unwrap();
-    let path = app.data_dir().join("blobs").join(file.current_blob_key().unwrap());
+    let path = app
+        .data_dir()
+        .join("blobs")
+        .join(file.current_blob_key().unwrap());
     std::fs::remove_file(&path).unwrap();
-    let made = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
     assert!(made.success());
     let first = tokio::spawn({
         let request = app.get(&format!("/v1/files/{held_id}/content?w=10"), &Who::Admin);
@@ -114,7 +120,10 @@ async fn a_full_queue_answers_busy_and_originals_do_not_wait() {
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(error_code(res, 503).await, "busy");
     let original = get(&app, &format!("/v1/files/{other}/content"), &[]).await;
-    assert_eq!(original.body, png, "originals are served while transformations are full");
+    assert_eq!(
+        original.body, png,
+        "originals are served while transformations are full"
+    );
 
     // Let the first one go: its bytes are an empty pipe now, an error of the store's (the status
     // does not matter here, only that it ends and frees its place).
@@ -125,5 +134,11 @@ async fn a_full_queue_answers_busy_and_originals_do_not_wait() {
     let status = first.await.unwrap();
     assert!(matches!(status, 400 | 500), "{status}");
     crate::common::wait_until(30, "the place to be free", || images.admitted() == 0).await;
-    assert_eq!(get(&app, &format!("/v1/files/{other}/content?w=10"), &[]).await.image().width(), 10);
+    assert_eq!(
+        get(&app, &format!("/v1/files/{other}/content?w=10"), &[])
+            .await
+            .image()
+            .width(),
+        10
+    );
 }
