@@ -17,6 +17,8 @@ pub struct ImageSettings {
     pub timeout_secs: u64,
     /// Renditions are stored in the blob store and served from there (`TROVE_IMAGE_CACHE`).
     pub cache: bool,
+    /// Bytes of recently served renditions kept in memory (`TROVE_IMAGE_MEMORY_CACHE`; 0: none).
+    pub memory_cache_bytes: u64,
 }
 
 /// Reads the settings through `get` (lower-case keys without `TROVE_`).
@@ -70,5 +72,12 @@ pub(super) fn image_settings(
         queue: number("image_queue", 64, 0, 100_000, "a number of transformations")? as usize,
         timeout_secs: number("image_timeout", 30, 1, 3600, "a number of seconds")?,
         cache,
+        memory_cache_bytes: number(
+            "image_memory_cache",
+            32 << 20,
+            0,
+            16 << 30,
+            "a number of bytes",
+        )?,
     })
 }

@@ -138,6 +138,10 @@ pub const SETTINGS: &[Setting] = &[
         "`true`: each rendition is stored once in the blob store (`false`: computed every time)",
     ),
     setting(
+        "TROVE_IMAGE_MEMORY_CACHE",
+        "`33554432` bytes of recently served renditions kept in memory (`0`: none)",
+    ),
+    setting(
         "TROVE_LOG",
         "`info,tower_http=info,sqlx=warn` (a `tracing` filter)",
     ),

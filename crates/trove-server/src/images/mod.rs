@@ -63,6 +63,19 @@ pub fn not_an_image() -> ApiError {
 
 type Pending = Shared<BoxFuture<'static, Result<Bytes, Refusal>>>;
 
+/// Renditions larger than this are never kept in memory.
+const MEMORY_MAX_ENTRY: usize = 1 << 20;
+
+/// A rendition weighs its bytes.
+#[derive(Debug, Clone, Copy)]
+struct ByLength;
+
+impl quick_cache::Weighter<String, Bytes> for ByLength {
+    fn weight(&self, key: &String, bytes: &Bytes) -> u64 {
+        (key.len() + bytes.len()) as u64
+    }
+}
+
 /// The transformations of one process: admission, slots, and the renditions being computed.
 pub struct Renderer {
     settings: ImageSettings,
@@ -70,6 +83,9 @@ pub struct Renderer {
     admitted: AtomicUsize,
     computing: Mutex<HashMap<String, Pending>>,
     computed: AtomicUsize,
+    /// Recently served renditions. Their keys name one revision's pixels, so an entry is never
+    /// stale; the caller's access to the file is checked before the cache is asked.
+    recent: Option<quick_cache::sync::Cache<String, Bytes, ByLength>>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -92,12 +108,35 @@ impl Drop for Admission<'_> {
 
 impl Renderer {
     pub fn new(settings: ImageSettings) -> Self {
+        let recent = (settings.cache && settings.memory_cache_bytes > 0).then(|| {
+            let bytes = settings.memory_cache_bytes;
+            quick_cache::sync::Cache::with_weighter(
+                (bytes / 8192).max(16) as usize,
+                bytes,
+                ByLength,
+            )
+        });
         Self {
             slots: Arc::new(Semaphore::new(settings.concurrency)),
             settings,
             admitted: AtomicUsize::new(0),
             computing: Mutex::new(HashMap::new()),
             computed: AtomicUsize::new(0),
+            recent,
+        }
+    }
+
+    /// A rendition served recently, from memory.
+    pub fn recent(&self, key: &str) -> Option<Bytes> {
+        self.recent.as_ref()?.get(key)
+    }
+
+    /// Keeps a small rendition in memory.
+    pub fn remember(&self, key: &str, bytes: &Bytes) {
+        if let Some(recent) = &self.recent
+            && bytes.len() <= MEMORY_MAX_ENTRY
+        {
+            recent.insert(key.to_owned(), bytes.clone());
         }
     }
 

@@ -14,6 +14,26 @@ use crate::content::{self, Representation, ServeOptions, Source};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// Stored renditions up to this size are read whole (and kept in memory); larger ones stream.
+const MEMORY_READ_MAX: u64 = 1 << 20;
+
+/// A stored rendition of `size` bytes, read whole.
+async fn read_small(state: &AppState, key: &str, size: u64) -> ApiResult<Bytes> {
+    use futures_util::TryStreamExt;
+    let chunks: Vec<Bytes> = state
+        .blobs
+        .read(key, Some(0..size))
+        .await?
+        .try_collect()
+        .await
+        .map_err(ApiError::internal)?;
+    let mut all = bytes::BytesMut::with_capacity(size as usize);
+    for c in chunks {
+        all.extend_from_slice(&c);
+    }
+    Ok(all.freeze())
+}
+
 /// A route's own query parameters, as (name, value).
 pub type OwnParameters = Vec<(String, String)>;
 
@@ -80,15 +100,25 @@ pub async fn serve_transformed(
         super::renditions_of(&blob_key),
         output.extension()
     );
-    if store && let Some(info) = state.blobs.head(&key).await? {
-        rep.size = info.size;
-        rep.source = Source::Blob(key);
-        return content::respond(state, file, bucket, &rep, method, headers, opts).await;
-    }
-    let bytes = state
-        .images
-        .rendition(state, file, t, output, key, store)
-        .await?;
+    let bytes = if let Some(bytes) = state.images.recent(&key) {
+        bytes
+    } else if store && let Some(info) = state.blobs.head(&key).await? {
+        if info.size > MEMORY_READ_MAX {
+            rep.size = info.size;
+            rep.source = Source::Blob(key);
+            return content::respond(state, file, bucket, &rep, method, headers, opts).await;
+        }
+        let bytes = read_small(state, &key, info.size).await?;
+        state.images.remember(&key, &bytes);
+        bytes
+    } else {
+        let bytes = state
+            .images
+            .rendition(state, file, t, output, key.clone(), store)
+            .await?;
+        state.images.remember(&key, &bytes);
+        bytes
+    };
     rep.size = bytes.len() as u64;
     rep.source = Source::Bytes(bytes);
     content::respond(state, file, bucket, &rep, method, headers, opts).await
