@@ -195,3 +195,24 @@ fn colours_described_by_a_profile_come_out_in_srgb() {
     let [r, g, b, _] = converted.get_pixel(8, 8).0;
     assert!(r > p3[0] + 5 && g < p3[1] && b < p3[2], "{:?}", (r, g, b));
 }
+
+#[test]
+fn every_input_format_is_read() {
+    let picture = halves(120, 80);
+    for format in [
+        image::ImageFormat::Jpeg,
+        image::ImageFormat::Png,
+        image::ImageFormat::WebP,
+        image::ImageFormat::Gif,
+        image::ImageFormat::Bmp,
+        image::ImageFormat::Tiff,
+    ] {
+        let original = encoded(&picture, format);
+        assert!(detect(&original).is_some(), "{format:?}");
+        let out = render(&original, &transform("w=60"), ImageFormat::Png, &bounds()).unwrap();
+        let img = decoded(&out);
+        assert_eq!(img.dimensions(), (60, 40), "{format:?}");
+        let [r, _, b, _] = img.get_pixel(5, 20).0;
+        assert!(r > 200 && b < 60, "{format:?}: left half red");
+    }
+}
