@@ -241,26 +241,28 @@ impl Transform {
     /// the same pixels (order, short names, defaults and parameters that do not apply make no
     /// difference). It names the rendition in the cache and goes into its ETag.
     pub fn normalized(&self, output: ImageFormat) -> String {
-        let mut s = String::new();
+        use std::fmt::Write;
+        // Writing into a String cannot fail.
+        let mut s = String::with_capacity(64);
         if let Some(w) = self.width {
-            s.push_str(&format!("w={w}&"));
+            let _ = write!(s, "w={w}&");
         }
         if let Some(h) = self.height {
-            s.push_str(&format!("h={h}&"));
+            let _ = write!(s, "h={h}&");
         }
         if self.width.is_some() && self.height.is_some() {
-            s.push_str(&format!("fit={}&", self.fit.as_str()));
+            let _ = write!(s, "fit={}&", self.fit.as_str());
         }
         if self.width.is_some() || self.height.is_some() {
-            s.push_str(&format!("enlarge={}&", self.enlarge));
+            let _ = write!(s, "enlarge={}&", self.enlarge);
         }
         if let Some(b) = self.blur_centi {
-            s.push_str(&format!("blur={}.{:02}&", b / 100, b % 100));
+            let _ = write!(s, "blur={}.{:02}&", b / 100, b % 100);
         }
         if output.is_lossy() {
-            s.push_str(&format!("q={}&", self.quality));
+            let _ = write!(s, "q={}&", self.quality);
         }
-        s.push_str(&format!("format={}", output.extension()));
+        let _ = write!(s, "format={}", output.extension());
         s
     }
 

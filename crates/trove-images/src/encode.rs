@@ -8,6 +8,9 @@ use trove_core::transform::ImageFormat;
 
 use crate::RenderError;
 
+/// The largest side libwebp encodes.
+const WEBP_MAX_SIDE: u32 = 16_383;
+
 fn failed(e: impl std::fmt::Display) -> RenderError {
     RenderError::Failed(e.to_string())
 }
@@ -32,16 +35,24 @@ pub(crate) fn encode(
                 .map_err(failed)?;
         }
         ImageFormat::Webp => {
+            if img.width() > WEBP_MAX_SIDE || img.height() > WEBP_MAX_SIDE {
+                return Err(RenderError::TooLarge {
+                    pixels: u64::from(img.width()) * u64::from(img.height()),
+                    max: u64::from(WEBP_MAX_SIDE) * u64::from(WEBP_MAX_SIDE),
+                });
+            }
             // Lossy, as thumbnails want: `image` writes only lossless WebP.
+            let quality = f32::from(quality);
             let memory = if img.color().has_alpha() {
                 let rgba = img.to_rgba8();
                 webp::Encoder::from_rgba(rgba.as_raw(), rgba.width(), rgba.height())
-                    .encode(f32::from(quality))
+                    .encode_simple(false, quality)
             } else {
                 let rgb = img.to_rgb8();
                 webp::Encoder::from_rgb(rgb.as_raw(), rgb.width(), rgb.height())
-                    .encode(f32::from(quality))
-            };
+                    .encode_simple(false, quality)
+            }
+            .map_err(|e| failed(format!("{e:?}")))?;
             out.extend_from_slice(&memory);
         }
         ImageFormat::Png => write(img, image::ImageFormat::Png, &mut out)?,

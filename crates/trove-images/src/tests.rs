@@ -216,3 +216,17 @@ fn every_input_format_is_read() {
         assert!(r > 200 && b < 60, "{format:?}: left half red");
     }
 }
+
+#[test]
+fn a_webp_beyond_its_format_is_refused_not_panicked_over() {
+    let original = encoded(&halves(16_384, 2), image::ImageFormat::Png);
+    assert!(matches!(
+        render(
+            &original,
+            &transform("format=webp"),
+            ImageFormat::Webp,
+            &bounds()
+        ),
+        Err(RenderError::TooLarge { .. })
+    ));
+}

@@ -2,6 +2,7 @@
 //! the headers that keep uploaded pages from running on the API's origin. Shared by every route that
 //! returns content.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
@@ -48,11 +49,11 @@ fn value(s: &str) -> HeaderValue {
 
 /// What a response carries: the original content or a rendition of it.
 #[derive(Debug, Clone)]
-pub struct Representation {
-    pub etag: String,
-    pub mime_type: String,
+pub struct Representation<'a> {
+    pub etag: Cow<'a, str>,
+    pub mime_type: Cow<'a, str>,
     /// The name given in `Content-Disposition`.
-    pub name: String,
+    pub name: Cow<'a, str>,
     pub size: u64,
     pub source: Source,
     /// The representation was chosen by the request's `Accept` (`format=auto`).
@@ -70,12 +71,12 @@ pub enum Source {
     Bytes(Bytes),
 }
 
-impl Representation {
-    pub fn original(file: &FileRecord) -> Self {
+impl<'a> Representation<'a> {
+    pub fn original(file: &'a FileRecord) -> Self {
         Self {
-            etag: file.etag.clone(),
-            mime_type: file.mime_type.clone(),
-            name: file.name.clone(),
+            etag: Cow::Borrowed(&file.etag),
+            mime_type: Cow::Borrowed(&file.mime_type),
+            name: Cow::Borrowed(&file.name),
             size: file.size,
             source: Source::Original,
             vary_accept: false,
@@ -102,14 +103,22 @@ pub fn preconditions(headers: &HeaderMap, etag: &str, file: &FileRecord) -> Outc
 }
 
 /// 409 `conflict` unless the file's content has been uploaded.
-pub fn require_ready(file: &FileRecord) -> ApiResult<String> {
-    match (file.status, file.current_blob_key()) {
-        (FileStatus::Ready, Some(key)) => Ok(key),
-        _ => Err(ApiError::new(
+pub fn ensure_ready(file: &FileRecord) -> ApiResult<()> {
+    if file.status == FileStatus::Ready && file.revision.is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             ErrorCode::Conflict,
             "the file's content is not uploaded yet",
-        )),
+        ))
     }
+}
+
+/// The current blob key of a file whose content has been uploaded; else 409 `conflict`.
+pub fn require_ready(file: &FileRecord) -> ApiResult<String> {
+    ensure_ready(file)?;
+    // `ensure_ready` saw the revision.
+    Ok(file.current_blob_key().unwrap_or_default())
 }
 
 /// Answers a GET or HEAD for `file`'s content, which the caller has been allowed to read.
@@ -121,7 +130,7 @@ pub async fn serve(
     headers: &HeaderMap,
     opts: ServeOptions,
 ) -> ApiResult<Response> {
-    require_ready(file)?;
+    ensure_ready(file)?;
     let rep = Representation::original(file);
     respond(state, file, bucket, &rep, method, headers, opts).await
 }
@@ -132,7 +141,7 @@ pub async fn respond(
     state: &AppState,
     file: &FileRecord,
     bucket: &Bucket,
-    rep: &Representation,
+    rep: &Representation<'_>,
     method: &Method,
     headers: &HeaderMap,
     opts: ServeOptions,

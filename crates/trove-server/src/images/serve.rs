@@ -43,21 +43,20 @@ pub fn parse_query(
     raw: Option<&str>,
     own: &[&str],
 ) -> ApiResult<(OwnParameters, Option<Transform>)> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut mine: Vec<(String, String)> = Vec::new();
+    // Borrowed from the query unless percent-decoding changed them.
+    let pairs: Vec<_> = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).collect();
+    let mut mine: OwnParameters = Vec::new();
     for (k, v) in &pairs {
-        if own.contains(&k.as_str()) {
+        if own.contains(&k.as_ref()) {
             if mine.iter().any(|(seen, _)| seen == k) {
                 return Err(ApiError::invalid(format!(
                     "query parameter `{k}` is given more than once"
                 )));
             }
-            mine.push((k.clone(), v.clone()));
+            mine.push((k.to_string(), v.to_string()));
         }
     }
-    let t = Transform::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), own)?;
+    let t = Transform::from_query(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), own)?;
     Ok((mine, t))
 }
 
@@ -76,11 +75,15 @@ pub async fn serve_transformed(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let output = t.output(source, accept);
     let normalized = t.normalized(output);
-    let digest = hex::encode(&Sha256::digest(format!("{}\n{normalized}", file.etag))[..16]);
+    let mut hasher = Sha256::new();
+    hasher.update(file.etag.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(normalized.as_bytes());
+    let digest = hex::encode(&hasher.finalize()[..16]);
     let mut rep = Representation {
-        etag: format!("\"{digest}\""),
-        mime_type: output.mime().to_owned(),
-        name: rendition_name(&file.name, output),
+        etag: format!("\"{digest}\"").into(),
+        mime_type: output.mime().into(),
+        name: rendition_name(&file.name, output).into(),
         size: 0,
         source: Source::Bytes(Bytes::new()),
         vary_accept: t.format == FormatChoice::Auto,
