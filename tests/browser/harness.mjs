@@ -19,12 +19,14 @@ export function launchChromium() {
 }
 
 /**
- * A token for `user`, signed with the development secret of the server in `dataDir`.
+ * A token for `user` (in `tenant`, if given), signed with the development secret of the server in
+ * `dataDir`.
  * @param {string} dataDir
  * @param {string} user
+ * @param {string} [tenant]
  */
-export function userToken(dataDir, user) {
-  return execFileSync(TROVE_BIN, ['token', '--user', user], {
+export function userToken(dataDir, user, tenant) {
+  return execFileSync(TROVE_BIN, ['token', '--user', user, ...(tenant ? ['--tenant', tenant] : [])], {
     env: { PATH: process.env.PATH ?? '', TROVE_DATA_DIR: dataDir },
   }).toString().trim();
 }

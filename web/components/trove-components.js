@@ -106,7 +106,7 @@ function online(signal) {
 /** The client of Trove's API the elements use; usable on its own. */
 export class TroveClient {
   /**
-   * @param {{endpoint?: string, token?: string, getToken?: () => Promise<string | null | undefined>, chunkSize?: number}} [options]
+   * @param {{endpoint?: string, token?: string, adminKey?: string, getToken?: () => Promise<string | null | undefined>, chunkSize?: number}} [options]
    */
   constructor(options = {}) {
     /** The server's base URL. */
@@ -115,6 +115,8 @@ export class TroveClient {
     this.token = options.token;
     /** Called for a fresh token before the first request, after a 401 and before a retry. */
     this.getToken = options.getToken;
+    /** @type {string | undefined} The admin key, for consoles and tools run by the operator; wins over a token. */
+    this.adminKey = options.adminKey;
     this.chunkSize = options.chunkSize || CHUNK_SIZE;
   }
 
@@ -124,9 +126,13 @@ export class TroveClient {
    * @returns {Promise<Record<string, string>>}
    */
   async authorization(fresh = false) {
-    if (this.getToken && (fresh || !this.token)) this.token = (await this.getToken()) || undefined;
     /** @type {Record<string, string>} */
     const headers = {};
+    if (this.adminKey) {
+      headers['x-trove-admin-key'] = this.adminKey;
+      return headers;
+    }
+    if (this.getToken && (fresh || !this.token)) this.token = (await this.getToken()) || undefined;
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     return headers;
   }
@@ -750,6 +756,28 @@ a { color: var(--trove-accent); }
 @media (prefers-reduced-motion: reduce) { .fill, .area { transition: none; } }
 `;
 
+/** @type {CSSStyleSheet | null} */
+let sharedSheet = null;
+
+/**
+ * The components' style for a shadow root: one constructed sheet shared by every instance where
+ * the browser has them, which also keeps the components working under a Content-Security-Policy
+ * without `style-src 'unsafe-inline'`; a `<style>` element elsewhere.
+ * @param {ShadowRoot} root
+ * @returns {string} markup to put before the root's content
+ */
+function adoptStyle(root) {
+  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
+    if (!sharedSheet) {
+      sharedSheet = new CSSStyleSheet();
+      sharedSheet.replaceSync(STYLE);
+    }
+    root.adoptedStyleSheets = [sharedSheet];
+    return '';
+  }
+  return `<style>${STYLE}</style>`;
+}
+
 /** @param {string} s */
 function escapeHtml(s) {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -780,6 +808,8 @@ class TroveElement extends HTMLElement {
     this._token = undefined;
     /** @type {(() => Promise<string | null | undefined>) | undefined} */
     this._getToken = undefined;
+    /** @type {string | undefined} */
+    this._adminKey = undefined;
     /** Called when the group's uploads change; only the list shows them. */
     this.onChange = () => {};
     /** @param {string} text */
@@ -815,6 +845,16 @@ class TroveElement extends HTMLElement {
     this.signedIn();
   }
 
+  /** The admin key instead of a token (an operator's console); never put it in a page for users. */
+  get adminKey() {
+    return this._adminKey;
+  }
+
+  set adminKey(value) {
+    this._adminKey = value;
+    this.signedIn();
+  }
+
   signedIn() {
     this.configure();
     if (this.isConnected) this.manager.loadInterrupted();
@@ -830,6 +870,7 @@ class TroveElement extends HTMLElement {
     const endpoint = this.getAttribute('endpoint');
     if (endpoint) client.endpoint = endpoint.replace(/\/+$/, '');
     if (this.token) client.token = this.token;
+    if (this.adminKey) client.adminKey = this.adminKey;
     if (this.getToken) client.getToken = this.getToken;
     const max = Number(this.getAttribute('max-concurrent'));
     if (max > 0) this.manager.maxConcurrent = max;
@@ -841,7 +882,7 @@ class TroveElement extends HTMLElement {
     // One element of the group speaks for it, so that nothing is announced twice.
     if (!this.manager.announce) this.manager.announce = this.announcer;
     this.render();
-    if (this.token || this.getToken) this.manager.loadInterrupted();
+    if (this.token || this.getToken || this.adminKey) this.manager.loadInterrupted();
   }
 
   disconnectedCallback() {
@@ -986,7 +1027,7 @@ class TroveUploadSource extends TroveElement {
 export class TroveUpload extends TroveUploadSource {
   render() {
     if (!this.root.querySelector('button')) {
-      this.root.innerHTML = `<style>${STYLE}</style><button part="button" type="button"></button>
+      this.root.innerHTML = `${adoptStyle(this.root)}<button part="button" type="button"></button>
         <div class="sr-only" aria-live="polite" part="announcer"></div>`;
       this.root.querySelector('button')?.addEventListener('click', () => this.openPicker());
     }
@@ -1052,7 +1093,7 @@ export class TroveDropzone extends TroveUploadSource {
 
   render() {
     if (!this.root.querySelector('.area')) {
-      this.root.innerHTML = `<style>${STYLE}</style>
+      this.root.innerHTML = `${adoptStyle(this.root)}
         <div class="area" part="drop-area" role="button"><slot></slot></div>
         <div class="sr-only" aria-live="polite" part="announcer"></div>`;
       const area = /** @type {HTMLElement} */ (this.root.querySelector('.area'));
@@ -1128,7 +1169,7 @@ export class TroveActiveUploads extends TroveElement {
   /** The list and the live region, made once. */
   frameOnce() {
     if (this.list) return this.list;
-    this.root.innerHTML = `<style>${STYLE}</style><ul part="list"></ul>
+    this.root.innerHTML = `${adoptStyle(this.root)}<ul part="list"></ul>
       <div class="sr-only" aria-live="polite" part="announcer"></div>`;
     const list = /** @type {HTMLUListElement} */ (this.root.querySelector('ul'));
     list.addEventListener('click', (e) => {

@@ -138,6 +138,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 path.display()
             ),
         }
+        println!(
+            "Console: {}{} (sign in with the admin key)",
+            server.url(),
+            trove_server::rest::console::PATH
+        );
         tracing::info!(url = %server.url(), "serving");
         wait_for_signal().await?;
         tracing::info!("shutting down");

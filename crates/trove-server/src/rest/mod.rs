@@ -3,9 +3,11 @@
 pub mod associations;
 pub mod buckets;
 pub mod categories;
+pub mod console;
 pub mod files;
 pub mod health;
 mod json;
+pub mod me;
 pub mod public;
 mod query;
 pub mod ui;
@@ -44,6 +46,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/version", get(health::version))
         .route("/ui/trove-components.js", get(ui::components))
         .route("/ui/example", get(ui::example))
+        .route("/", get(console::root))
+        .route(console::PATH, get(console::page))
+        .route("/console/", get(console::page))
+        .route("/console/assets/{name}", get(console::asset))
+        .route("/console/{*view}", get(console::page))
+        .route("/v1/me", get(me::handler))
         .route(
             "/v1/buckets",
             get(buckets::list::handler).post(buckets::create::handler),

@@ -15,28 +15,33 @@ const EXAMPLE: &str = include_str!("../../../../web/example.html");
 /// Browsers keep the module for an hour, then revalidate it with its ETag.
 const CACHE_CONTROL: &str = "public, max-age=3600";
 
-struct Asset {
+/// A file embedded in the binary, with a strong ETag of its bytes.
+pub struct Asset {
     body: &'static str,
     content_type: &'static str,
     etag: HeaderValue,
 }
 
-fn asset(body: &'static str, content_type: &'static str) -> Asset {
-    let digest = hex::encode(Sha256::digest(body.as_bytes()));
-    Asset {
-        body,
-        content_type,
-        etag: HeaderValue::from_str(&format!("\"{}\"", &digest[..32]))
-            .unwrap_or_else(|_| HeaderValue::from_static("\"\"")),
+impl Asset {
+    pub fn new(body: &'static str, content_type: &'static str) -> Self {
+        let digest = hex::encode(Sha256::digest(body.as_bytes()));
+        Self {
+            body,
+            content_type,
+            etag: HeaderValue::from_str(&format!("\"{}\"", &digest[..32]))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"\"")),
+        }
     }
 }
 
 static COMPONENTS_ASSET: LazyLock<Asset> =
-    LazyLock::new(|| asset(COMPONENTS, "text/javascript; charset=utf-8"));
+    LazyLock::new(|| Asset::new(COMPONENTS, "text/javascript; charset=utf-8"));
 static EXAMPLE_ASSET: LazyLock<Asset> =
-    LazyLock::new(|| asset(EXAMPLE, "text/html; charset=utf-8"));
+    LazyLock::new(|| Asset::new(EXAMPLE, "text/html; charset=utf-8"));
 
-fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
+/// The asset, or 304 when `If-None-Match` names its ETag; `cache_control` says for how long a
+/// browser may use it without asking.
+pub fn serve(asset: &Asset, headers: &HeaderMap, cache_control: &'static str) -> Response {
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -60,14 +65,14 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
     h.insert(header::ETAG, asset.etag.clone());
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(cache_control),
     );
     res
 }
 
 /// `GET /ui/trove-components.js`.
 pub async fn components(headers: HeaderMap) -> Response {
-    let mut res = serve(&COMPONENTS_ASSET, &headers);
+    let mut res = serve(&COMPONENTS_ASSET, &headers, CACHE_CONTROL);
     res.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -77,5 +82,5 @@ pub async fn components(headers: HeaderMap) -> Response {
 
 /// `GET /ui/example`.
 pub async fn example(headers: HeaderMap) -> Response {
-    serve(&EXAMPLE_ASSET, &headers)
+    serve(&EXAMPLE_ASSET, &headers, CACHE_CONTROL)
 }

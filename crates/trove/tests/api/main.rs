@@ -8,6 +8,7 @@ mod buckets;
 mod categories;
 mod cli;
 mod common;
+mod console;
 mod crash;
 mod data_safety;
 mod database;
