@@ -197,6 +197,12 @@ test('files uploaded through the selector and dropped on the table land in the f
   await page.locator('table.files img.thumb').waitFor();
   assert.equal(await page.locator('table.files .icon').count(), 1);
   await scan('files');
+  // The overview counts them, with their bytes.
+  const bytes = list.body.files.reduce((/** @type {number} */ n, /** @type {any} */ f) => n + f.size, 0);
+  await page.click('#nav a:text("Overview")');
+  const row = page.locator('table.usage tbody tr', { has: page.locator('th a', { hasText: /^photos$/ }) });
+  await row.waitFor();
+  assert.deepEqual(await row.locator('td').allTextContents(), ['2', `${bytes} B`]);
 });
 
 test('the table filters, sorts and pages, and the address keeps it all', async () => {

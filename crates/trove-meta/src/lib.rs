@@ -77,6 +77,14 @@ pub struct QueueStats {
     pub oldest: Option<DateTime<Utc>>,
 }
 
+/// What one bucket holds: every file row, whatever its status, and the bytes of the ready ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketUsage {
+    pub bucket_id: BucketId,
+    pub files: u64,
+    pub bytes: u64,
+}
+
 /// The content facts established once an upload's bytes are durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredContent {
@@ -143,6 +151,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn delete_bucket(&self, id: &BucketId) -> Result<bool, MetaError>;
     /// Whether any file row (in any status) belongs to the bucket.
     async fn bucket_has_files(&self, id: &BucketId) -> Result<bool, MetaError>;
+    /// Files and bytes per bucket that holds any file (one pass over the files; for the admin).
+    async fn bucket_usage(&self) -> Result<Vec<BucketUsage>, MetaError>;
     /// Up to `limit` files of a bucket with ids after `after`, in id order, for bulk work.
     async fn files_in_bucket(
         &self,

@@ -29,6 +29,7 @@ pub async fn run_all(store: &dyn MetaStore) {
     replace_and_delete_queue_old_blobs(store).await;
     bucket_with_files_cannot_be_deleted(store).await;
     large_sizes_round_trip(store).await;
+    usage_counts_every_file_and_the_bytes_of_ready_ones(store).await;
     associations(store).await;
     categories(store).await;
     listings_agree_with_the_scope(store).await;
@@ -291,6 +292,42 @@ async fn large_sizes_round_trip(store: &dyn MetaStore) {
         .await
         .unwrap();
     assert_eq!(ready.size, size, "sizes over 4 GiB survive");
+}
+
+async fn usage_counts_every_file_and_the_bytes_of_ready_ones(store: &dyn MetaStore) {
+    store.ensure_bucket(&bucket("usage")).await.unwrap();
+    store.ensure_bucket(&bucket("usage-empty")).await.unwrap();
+    let of = |all: Vec<crate::BucketUsage>, id: &str| {
+        all.into_iter()
+            .find(|u| u.bucket_id.as_str() == id)
+            .map(|u| (u.files, u.bytes))
+    };
+    for size in [5u64 << 30, 7] {
+        let f = pending_file("usage");
+        store.insert_file(&f).await.unwrap();
+        store
+            .complete_upload(f.id, &content(f.revision.unwrap(), size), now())
+            .await
+            .unwrap();
+    }
+    // A pending upload is a file of the bucket, but its bytes are not there yet.
+    let pending = pending_file("usage");
+    store.insert_file(&pending).await.unwrap();
+    let usage = store.bucket_usage().await.unwrap();
+    assert_eq!(
+        of(usage.clone(), "usage"),
+        Some((3, (5u64 << 30) + 7)),
+        "usage of a bucket"
+    );
+    assert_eq!(of(usage, "usage-empty"), None, "an empty bucket has no row");
+    // Gone again, so that the checks of stale uploads see only their own.
+    store.delete_file(pending.id, None).await.unwrap();
+    let usage = store.bucket_usage().await.unwrap();
+    assert_eq!(
+        of(usage, "usage"),
+        Some((2, (5u64 << 30) + 7)),
+        "usage after a delete"
+    );
 }
 
 pub(crate) fn entity(name: &str, reference: &str) -> EntityRef {

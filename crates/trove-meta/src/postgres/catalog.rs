@@ -14,7 +14,7 @@ use super::rows::{
     BUCKET_COLUMNS, CATEGORY_COLUMNS, FILE_SELECT, bucket_from_row, category_from_row, files_from,
     map_err, ms,
 };
-use crate::{MetaError, QueueStats, QueuedBlob};
+use crate::{BucketUsage, MetaError, QueueStats, QueuedBlob};
 
 /// Queues a blob for deletion, on the pool or in the transaction that stops referencing it.
 pub(super) async fn queue_deletion<'e>(
@@ -144,6 +144,26 @@ impl PgMetaStore {
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)
+    }
+
+    pub(super) async fn usage_per_bucket(&self) -> Result<Vec<BucketUsage>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT bucket_id, COUNT(*), \
+             COALESCE(SUM(size) FILTER (WHERE status = 'ready'), 0)::bigint \
+             FROM files GROUP BY bucket_id ORDER BY bucket_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(BucketUsage {
+                    bucket_id: BucketId(r.try_get(0).map_err(map_err)?),
+                    files: r.try_get::<i64, _>(1).map_err(map_err)?.max(0) as u64,
+                    bytes: r.try_get::<i64, _>(2).map_err(map_err)?.max(0) as u64,
+                })
+            })
+            .collect()
     }
 
     pub(super) async fn category_insert(&self, c: &Category) -> Result<(), MetaError> {

@@ -31,8 +31,8 @@ use trove_core::{
 use uuid::Uuid;
 
 use crate::{
-    FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob, StoredContent, TusUpload,
-    UnfinishedQuery, UnfinishedUpload,
+    BucketUsage, FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob,
+    StoredContent, TusUpload, UnfinishedQuery, UnfinishedUpload,
 };
 pub(crate) use rows::map_err;
 
@@ -96,6 +96,10 @@ impl MetaStore for PgMetaStore {
 
     async fn bucket_has_files(&self, id: &BucketId) -> Result<bool, MetaError> {
         self.bucket_has_any_file(id).await
+    }
+
+    async fn bucket_usage(&self) -> Result<Vec<BucketUsage>, MetaError> {
+        self.usage_per_bucket().await
     }
 
     async fn files_in_bucket(

@@ -6,7 +6,7 @@ use trove_core::{Bucket, BucketId};
 
 use super::rows::{bucket_from_row, map_err, map_rusqlite_err};
 use super::{BUCKET_COLUMNS, SqliteMetaStore, begin_immediate};
-use crate::MetaError;
+use crate::{BucketUsage, MetaError};
 
 fn bucket_binds<'q>(
     q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
@@ -118,5 +118,24 @@ impl SqliteMetaStore {
             .await
             .map_err(map_err)?;
         row.try_get::<bool, _>(0).map_err(map_err)
+    }
+
+    pub(super) async fn usage_per_bucket(&self) -> Result<Vec<BucketUsage>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT bucket_id, COUNT(*), COALESCE(SUM(CASE WHEN status = 'ready' THEN size ELSE 0 END), 0) \
+             FROM files GROUP BY bucket_id ORDER BY bucket_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(BucketUsage {
+                    bucket_id: BucketId(r.try_get(0).map_err(map_err)?),
+                    files: r.try_get::<i64, _>(1).map_err(map_err)?.max(0) as u64,
+                    bytes: r.try_get::<i64, _>(2).map_err(map_err)?.max(0) as u64,
+                })
+            })
+            .collect()
     }
 }

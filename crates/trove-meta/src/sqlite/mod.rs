@@ -34,8 +34,8 @@ use trove_core::{
 use uuid::Uuid;
 
 use crate::{
-    FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob, StoredContent, TusUpload,
-    UnfinishedQuery, UnfinishedUpload,
+    BucketUsage, FileChanges, FilePage, MetaError, MetaStore, QueueStats, QueuedBlob,
+    StoredContent, TusUpload, UnfinishedQuery, UnfinishedUpload,
 };
 use rows::map_err;
 
@@ -128,6 +128,10 @@ impl MetaStore for SqliteMetaStore {
 
     async fn bucket_has_files(&self, id: &BucketId) -> Result<bool, MetaError> {
         self.bucket_has_any_file(id).await
+    }
+
+    async fn bucket_usage(&self) -> Result<Vec<BucketUsage>, MetaError> {
+        self.usage_per_bucket().await
     }
 
     async fn files_in_bucket(

@@ -83,6 +83,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             delete(associations::delete),
         )
         .route("/v1/associations", delete(associations::delete_entity))
+        .route("/v1/usage", get(buckets::usage::handler))
         .route(
             "/v1/categories",
             get(categories::list).post(categories::create),

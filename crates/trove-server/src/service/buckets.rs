@@ -1,7 +1,7 @@
 //! Bucket operations.
 
 use trove_core::{Bucket, BucketId, BucketPatch, ErrorCode, NewBucket, Principal, time};
-use trove_meta::MetaError;
+use trove_meta::{BucketUsage, MetaError};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::files;
@@ -29,6 +29,26 @@ pub async fn list(state: &AppState, p: &Principal) -> ApiResult<Vec<Bucket>> {
 pub async fn get(state: &AppState, p: &Principal, id: &str) -> ApiResult<Bucket> {
     require_read(p)?;
     find(state, &parse_id(id)?).await
+}
+
+/// Files and bytes of every bucket, empty ones included, in the order of [`list`]. Only for those
+/// who manage buckets: the totals span every tenant.
+pub async fn usage(state: &AppState, p: &Principal) -> ApiResult<Vec<BucketUsage>> {
+    p.require_admin()?;
+    let (buckets, used) = tokio::try_join!(state.meta.list_buckets(), state.meta.bucket_usage())?;
+    Ok(buckets
+        .into_iter()
+        .map(|b| {
+            used.iter()
+                .find(|u| u.bucket_id == b.id)
+                .cloned()
+                .unwrap_or(BucketUsage {
+                    bucket_id: b.id,
+                    files: 0,
+                    bytes: 0,
+                })
+        })
+        .collect())
 }
 
 /// Loads a bucket or answers 404.

@@ -194,3 +194,54 @@ async fn me_says_who_the_credentials_are_and_what_they_may_manage() {
         .unwrap();
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test]
+async fn usage_counts_the_files_and_bytes_of_every_bucket_for_admins_only() {
+    let app = TestApp::start().await;
+    let created = app
+        .request(reqwest::Method::POST, "/v1/buckets", &Who::Admin)
+        .json(&serde_json::json!({"id": "empty"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    for (who, body) in [
+        (app.user("ann", Some("acme")), "0123456789"),
+        (app.user("bob", Some("other")), "abc"),
+    ] {
+        let res = app
+            .request(reqwest::Method::POST, "/v1/files?name=a.txt", &who)
+            .header(CONTENT_TYPE, "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let res = app.get("/v1/usage", &Who::Admin).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let usage: Value = res.json().await.unwrap();
+    let of = |id: &str| {
+        usage["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["bucketId"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {usage}"))
+    };
+    // Every tenant's files count; a bucket without files is listed with zeros.
+    assert_eq!(of("default")["files"], 2);
+    assert_eq!(of("default")["bytes"], 13);
+    assert_eq!(of("empty")["files"], 0);
+    assert_eq!(of("empty")["bytes"], 0);
+
+    let user = app
+        .get("/v1/usage", &app.user("ann", Some("acme")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(user, 403).await, "forbidden");
+    let anonymous = app.get("/v1/usage", &Who::Anonymous).send().await.unwrap();
+    assert_eq!(error_code(anonymous, 401).await, "unauthorized");
+}

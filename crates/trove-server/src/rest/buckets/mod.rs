@@ -5,3 +5,4 @@ pub mod delete;
 pub mod get;
 pub mod list;
 pub mod update;
+pub mod usage;
