@@ -311,6 +311,81 @@ test('a file panel edits metadata and associations, and its public and signed UR
   assert.equal(after.size, 'new words, replacing the old ones'.length);
 });
 
+/**
+ * Starts a tus upload of `name` as `token`, with the fingerprint the components give such a file,
+ * and sends its first `sent` bytes; the address of the upload.
+ * @param {string} token @param {string} name @param {string} text @param {number} lastModified @param {number} sent
+ */
+async function interruptedUpload(token, name, text, lastModified, sent) {
+  const b64 = (/** @type {string} */ v) => Buffer.from(v).toString('base64');
+  const fingerprint = ['trove-v1', name, Buffer.byteLength(text), 'text/plain', lastModified].join(':');
+  const created = await fetch(`${trove.url}/v1/tus`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0', 'upload-length': String(Buffer.byteLength(text)),
+      'upload-metadata': `filename ${b64(name)},fingerprint ${b64(fingerprint)},filetype ${b64('text/plain')}`,
+    },
+  });
+  assert.equal(created.status, 201, await created.text());
+  const url = new URL(created.headers.get('location') ?? '', `${trove.url}/v1/tus/`).href;
+  const patched = await fetch(url, {
+    method: 'PATCH',
+    headers: {
+      authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0', 'upload-offset': '0',
+      'content-type': 'application/offset+octet-stream',
+    },
+    body: Buffer.from(text).subarray(0, sent),
+  });
+  assert.equal(patched.status, 204, await patched.text());
+  return url;
+}
+
+test("a user's unfinished uploads are listed, and can be resumed or cancelled", async () => {
+  const token = userToken(trove.dataDir, 'ann', 'acme');
+  const stamp = Date.UTC(2026, 0, 2);
+  const resumed = 'the first half, then the second half';
+  await interruptedUpload(token, 'half.txt', resumed, stamp, 15);
+  const abandoned = await interruptedUpload(token, 'abandoned.txt', 'never finished, then cancelled', stamp, 5);
+  const own = await browser.newContext();
+  const p = await own.newPage();
+  /** @type {string[]} */
+  const created = [];
+  p.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/v1/tus') created.push(r.url());
+  });
+  await p.goto(`${trove.url}/console/files#token=${token}`);
+  const list = p.locator('trove-active-uploads');
+  await list.getByText('half.txt').waitFor();
+  await list.getByText('abandoned.txt').waitFor();
+  assert.equal(await list.getByText(/Interrupted/).count(), 2);
+
+  // Choosing the same file again continues from the server's offset.
+  const transfer = await p.evaluateHandle(({ text, lastModified }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], 'half.txt', { type: 'text/plain', lastModified }));
+    return dt;
+  }, { text: resumed, lastModified: stamp });
+  await p.dispatchEvent('.drop-target', 'drop', { dataTransfer: transfer });
+  await p.locator('table.files tbody th a', { hasText: 'half.txt' }).waitFor();
+  const files = await (await fetch(`${trove.url}/v1/files?q=half`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.equal(files.files.length, 1);
+  const content = await fetch(`${trove.url}/v1/files/${files.files[0].id}/content`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(await content.text(), resumed);
+  assert.deepEqual(created, [], 'the upload continued; no new one was created');
+
+  // Cancelling the other removes it from the server.
+  const row = list.locator('li', { hasText: 'abandoned.txt' });
+  const terminated = p.waitForResponse((r) => r.request().method() === 'DELETE' && r.url() === abandoned);
+  await row.getByRole('button', { name: /Cancel/ }).click();
+  assert.equal((await terminated).status(), 204);
+  await row.waitFor({ state: 'detached' });
+  const head = await fetch(abandoned, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' } });
+  assert.equal(head.status, 404);
+  const unfinished = await (await fetch(`${trove.url}/v1/uploads?protocol=tus`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.deepEqual(unfinished.uploads, []);
+  await own.close();
+});
+
 test('a user of another tenant sees none of these files', async () => {
   const stranger = new URL(`${trove.url}/console/files`);
   const other = await browser.newContext();
