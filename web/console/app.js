@@ -71,6 +71,7 @@ function signOut() {
 /** @param {unknown} [error] */
 function renderSignIn(error) {
   document.title = 'Sign in · Trove console';
+  main.removeAttribute('aria-busy');
   nav.replaceChildren();
   const kind = h('select', { id: 'signin-kind', name: 'kind' },
     h('option', { value: 'admin' }, 'Admin key'),
@@ -124,6 +125,7 @@ async function route() {
   renderNav();
   if (!page) {
     main.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: BASE }, 'Back to the overview')));
+    main.removeAttribute('aria-busy');
     return;
   }
   document.title = `${page.title} · Trove console`;
