@@ -31,7 +31,7 @@ export async function freePort() {
  */
 
 /**
- * @param {{dataDir?: string, addr?: string}} [options]
+ * @param {{dataDir?: string, addr?: string, env?: Record<string, string>}} [options]
  * @returns {Promise<Trove>}
  */
 export async function startTrove(options = {}) {
@@ -43,6 +43,7 @@ export async function startTrove(options = {}) {
       TROVE_ADDR: options.addr ?? '127.0.0.1:0',
       TROVE_DATA_DIR: dataDir,
       TROVE_LOG: 'warn',
+      ...(options.env ?? {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::error::TroveError;
 
-/// A file's id: a UUIDv7, so ids sort by creation time.
+/// A file's id: a UUIDv7 when Trove makes it, so ids sort by creation time; any UUID when a client
+/// chose it (hasura-storage's clients may), so nothing may rely on that order beyond tie-breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FileId(pub Uuid);

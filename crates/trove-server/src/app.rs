@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
     });
     rest::routes(&state)
         .merge(crate::tus::routes())
+        .nest(crate::compat::PATH, crate::compat::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
             bounded_headers,
         ))
         .layer(cors(&state.config.cors_origins))
+        .layer(axum::middleware::from_fn(preflight_headers))
         // tus clients ask `OPTIONS /v1/tus` what the server supports; the CORS layer would answer
         // every OPTIONS as a preflight, so a plain OPTIONS (no Access-Control-Request-Method) goes
         // to tus first.
@@ -154,6 +156,63 @@ async fn method_not_allowed() -> impl IntoResponse {
     )
 }
 
+/// The request headers a cross-origin page may send, beside `x-hasura-*` and `x-nhost-*`.
+fn allowed_request_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let fixed = [
+        header::AUTHORIZATION,
+        header::CONTENT_TYPE,
+        header::RANGE,
+        header::IF_MATCH,
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+        header::IF_RANGE,
+        HeaderName::from_static(crate::auth::ADMIN_KEY_HEADER),
+        HeaderName::from_static(crate::auth::USER_ID_HEADER),
+        HeaderName::from_static(crate::auth::TENANT_ID_HEADER),
+        REQUEST_ID,
+    ];
+    name.starts_with("x-hasura-")
+        || name.starts_with("x-nhost-")
+        || fixed
+            .iter()
+            .chain(crate::tus::REQUEST_HEADERS.iter())
+            .any(|h| h.as_str() == name)
+}
+
+/// Nhost's clients send session variables as `x-hasura-*` headers of any name, which a fixed
+/// list cannot allow. The CORS layer therefore mirrors what a preflight asks for, after this has
+/// dropped every name Trove does not take, so the browser still refuses to send those.
+async fn preflight_headers(
+    mut req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() == Method::OPTIONS
+        && let Some(asked) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+    {
+        let kept = asked
+            .to_str()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty() && allowed_request_header(h))
+            .collect::<Vec<_>>()
+            .join(",");
+        match HeaderValue::from_str(&kept) {
+            Ok(v) if !kept.is_empty() => {
+                req.headers_mut()
+                    .insert(header::ACCESS_CONTROL_REQUEST_HEADERS, v);
+            }
+            _ => {
+                req.headers_mut()
+                    .remove(header::ACCESS_CONTROL_REQUEST_HEADERS);
+            }
+        }
+    }
+    next.run(req).await
+}
+
 fn cors(origins: &[String]) -> CorsLayer {
     let allow = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
@@ -171,25 +230,8 @@ fn cors(origins: &[String]) -> CorsLayer {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers(
-            [
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                header::RANGE,
-                header::IF_MATCH,
-                header::IF_NONE_MATCH,
-                header::IF_MODIFIED_SINCE,
-                header::IF_UNMODIFIED_SINCE,
-                header::IF_RANGE,
-                HeaderName::from_static("x-trove-admin-key"),
-                HeaderName::from_static("x-trove-user-id"),
-                HeaderName::from_static("x-trove-tenant-id"),
-                REQUEST_ID,
-            ]
-            .into_iter()
-            .chain(crate::tus::REQUEST_HEADERS)
-            .collect::<Vec<_>>(),
-        )
+        // What a preflight may ask for is decided by `preflight_headers`; what is left is allowed.
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers(
             [
                 header::ETAG,
@@ -199,6 +241,7 @@ fn cors(origins: &[String]) -> CorsLayer {
                 header::ACCEPT_RANGES,
                 header::LAST_MODIFIED,
                 REQUEST_ID,
+                HeaderName::from_static("x-error"),
             ]
             .into_iter()
             .chain(crate::tus::RESPONSE_HEADERS)

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod compat;
 pub mod config;
 pub mod content;
 pub mod error;

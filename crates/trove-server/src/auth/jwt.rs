@@ -29,14 +29,23 @@ pub struct JwtVerifier {
     jwks: Option<JwksCache>,
     tenant_claim: String,
     roles_claim: String,
+    claims_namespace: String,
     issuer: Option<String>,
     audience: Option<String>,
+}
+
+/// The user a token names and, for a token in Hasura's layout, the roles it allows.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub user: UserContext,
+    /// `x-hasura-allowed-roles`: the roles an `x-hasura-role` request header may choose from.
+    pub allowed_roles: Option<Vec<String>>,
 }
 
 /// A verified token: its user, its expiry, and the JWKS key id it was verified with, if any.
 #[derive(Clone)]
 struct Cached {
-    user: UserContext,
+    user: Verified,
     exp: i64,
     jwks_kid: Option<String>,
 }
@@ -70,13 +79,14 @@ impl JwtVerifier {
                 .map(|url| JwksCache::new(url.clone(), cfg.jwks_min_refresh_secs)),
             tenant_claim: cfg.tenant_claim.clone(),
             roles_claim: cfg.roles_claim.clone(),
+            claims_namespace: cfg.claims_namespace.clone(),
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
         })
     }
 
     /// Verifies a token and returns the user it names.
-    pub async fn verify(&self, token: &str) -> Result<UserContext, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let now = chrono::Utc::now().timestamp();
         let hit = self
             .cache
@@ -96,7 +106,7 @@ impl JwtVerifier {
         self.verify_uncached(token).await
     }
 
-    async fn verify_uncached(&self, token: &str) -> Result<UserContext, ApiError> {
+    async fn verify_uncached(&self, token: &str) -> Result<Verified, ApiError> {
         let reject = |why: &str| ApiError::unauthorized(format!("invalid token: {why}"));
         let header = decode_header(token).map_err(|_| reject("malformed or unsupported"))?;
         let alg = header.alg;
@@ -116,7 +126,8 @@ impl JwtVerifier {
         };
         let key = key.ok_or_else(|| reject("algorithm or key not accepted"))?;
         let mut validation = Validation::new(alg);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // `sub` may be replaced by Hasura's `x-hasura-user-id`; a user id is required below.
+        validation.set_required_spec_claims(&["exp"]);
         // jsonwebtoken ignores `nbf` unless asked: a token not yet valid is refused.
         validation.validate_nbf = true;
         validation.leeway = 30;
@@ -161,30 +172,149 @@ impl JwtVerifier {
         Ok(user)
     }
 
-    fn user_from_claims(&self, claims: &Map<String, Value>) -> Option<UserContext> {
-        let sub = claims.get("sub")?.as_str()?;
-        if !valid_principal_id(sub) {
+    fn user_from_claims(&self, claims: &Map<String, Value>) -> Option<Verified> {
+        let hasura = claims
+            .get(&self.claims_namespace)
+            .and_then(Value::as_object);
+        let user_id = hasura
+            .and_then(|h| h.get("x-hasura-user-id"))
+            .or_else(|| claims.get("sub"))?
+            .as_str()?;
+        if !valid_principal_id(user_id) {
             return None;
         }
-        let tenant = match claims.get(&self.tenant_claim) {
+        let tenant = match claim_at(claims, &self.tenant_claim) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if valid_principal_id(s) => Some(TenantId(s.clone())),
             Some(Value::Number(n)) => Some(TenantId(n.to_string())),
             Some(_) => return None,
         };
-        let roles = match claims.get(&self.roles_claim) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|r| r.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()?,
-            Some(_) => return None,
+        let allowed = match hasura.and_then(|h| h.get("x-hasura-allowed-roles")) {
+            None => None,
+            Some(v) => Some(string_list(v)?),
         };
-        Some(UserContext {
-            user_id: UserId(sub.to_owned()),
-            tenant_id: tenant,
-            roles,
+        let roles = match &allowed {
+            // A Hasura request acts in one role: the default one unless the request picks another.
+            Some(allowed) => match hasura.and_then(|h| h.get("x-hasura-default-role")) {
+                Some(Value::String(d)) if allowed.contains(d) => vec![d.clone()],
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => return None,
+            },
+            None => match claims.get(&self.roles_claim) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(v) => string_list(v)?,
+            },
+        };
+        Some(Verified {
+            user: UserContext {
+                user_id: UserId(user_id.to_owned()),
+                tenant_id: tenant,
+                roles,
+            },
+            allowed_roles: allowed,
         })
+    }
+}
+
+/// A string or a list of strings (roles claims come in both forms, and Hasura's in the second).
+fn string_list(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// The claim `name`, or, when no claim has that name, the member after the first `.` that ends
+/// the name of an object claim (claim names such as `https://hasura.io/jwt/claims` hold dots).
+fn claim_at<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if let Some(v) = claims.get(name) {
+        return Some(v);
+    }
+    name.match_indices('.').find_map(|(i, _)| {
+        claims
+            .get(&name[..i])
+            .and_then(Value::as_object)
+            .and_then(|inner| inner.get(&name[i + 1..]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn verifier() -> JwtVerifier {
+        JwtVerifier::new(&JwtConfig {
+            tenant_claim: "https://hasura.io/jwt/claims.x-hasura-org-id".into(),
+            roles_claim: "roles".into(),
+            claims_namespace: "https://hasura.io/jwt/claims".into(),
+            ..JwtConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn hasura_layout_names_the_user_tenant_and_role() {
+        let got = verifier()
+            .user_from_claims(&claims(json!({
+                "sub": "ignored",
+                "https://hasura.io/jwt/claims": {
+                    "x-hasura-user-id": "u-1",
+                    "x-hasura-org-id": "acme",
+                    "x-hasura-allowed-roles": ["user", "editor"],
+                    "x-hasura-default-role": "user"
+                }
+            })))
+            .unwrap();
+        assert_eq!(got.user.user_id.0, "u-1");
+        assert_eq!(got.user.tenant_id.unwrap().0, "acme");
+        assert_eq!(got.user.roles, vec!["user".to_owned()]);
+        assert_eq!(got.allowed_roles.unwrap(), vec!["user", "editor"]);
+    }
+
+    #[test]
+    fn sub_when_the_namespace_has_no_user_and_top_level_claims_without_it() {
+        let v = verifier();
+        let got = v
+            .user_from_claims(&claims(
+                json!({"sub": "u-2", "https://hasura.io/jwt/claims": {}}),
+            ))
+            .unwrap();
+        assert_eq!(got.user.user_id.0, "u-2");
+        let plain = v
+            .user_from_claims(&claims(json!({"sub": "u-3", "roles": ["admin"]})))
+            .unwrap();
+        assert_eq!(plain.user.roles, vec!["admin".to_owned()]);
+        assert!(plain.allowed_roles.is_none());
+        assert!(
+            v.user_from_claims(&claims(json!({"roles": []}))).is_none(),
+            "no user"
+        );
+        // A default role outside the allowed ones is a broken token.
+        assert!(
+            v.user_from_claims(&claims(
+                json!({"sub": "u", "https://hasura.io/jwt/claims": {
+                "x-hasura-allowed-roles": ["user"], "x-hasura-default-role": "admin"}})
+            ))
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn claim_paths() {
+        let c = claims(json!({"a.b": 1, "ns.x": {"y": 2}, "n": {"k": 3}}));
+        assert_eq!(claim_at(&c, "a.b"), Some(&json!(1)));
+        assert_eq!(claim_at(&c, "ns.x.y"), Some(&json!(2)));
+        assert_eq!(claim_at(&c, "n.k"), Some(&json!(3)));
+        assert_eq!(claim_at(&c, "n.z"), None);
+        assert_eq!(claim_at(&c, "missing"), None);
     }
 }

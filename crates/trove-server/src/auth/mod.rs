@@ -22,6 +22,12 @@ pub use jwt::JwtVerifier;
 
 /// Header carrying the admin key.
 pub const ADMIN_KEY_HEADER: &str = "x-trove-admin-key";
+/// The admin key as Nhost's clients send it.
+pub const HASURA_ADMIN_SECRET_HEADER: &str = "x-hasura-admin-secret";
+/// With the admin key, as Nhost's admin sessions send it: act as this user.
+pub const HASURA_USER_ID_HEADER: &str = "x-hasura-user-id";
+/// With a token in Hasura's layout: the role to act in, one of the token's allowed roles.
+pub const HASURA_ROLE_HEADER: &str = "x-hasura-role";
 /// With the admin key: act as this user.
 pub const USER_ID_HEADER: &str = "x-trove-user-id";
 /// With the admin key and a user id: the user's tenant.
@@ -50,7 +56,10 @@ impl Authenticator {
     /// Establishes the principal from request headers.
     pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, ApiError> {
         let headers = &parts.headers;
-        if let Some(key) = headers.get(ADMIN_KEY_HEADER) {
+        if let Some(key) = headers
+            .get(ADMIN_KEY_HEADER)
+            .or_else(|| headers.get(HASURA_ADMIN_SECRET_HEADER))
+        {
             if !self.is_admin_key(key.as_bytes()) {
                 return Err(ApiError::unauthorized("invalid admin key"));
             }
@@ -65,7 +74,11 @@ impl Authenticator {
                         .ok_or_else(|| ApiError::invalid(format!("{name} is not a valid id"))),
                 }
             };
-            let user = header_text(USER_ID_HEADER)?;
+            // Nhost's admin sessions name the user as a Hasura session variable.
+            let user = match header_text(USER_ID_HEADER)? {
+                Some(u) => Some(u),
+                None => header_text(HASURA_USER_ID_HEADER)?,
+            };
             let tenant = header_text(TENANT_ID_HEADER)?;
             return Ok(match user {
                 Some(user) => Principal::User(UserContext {
@@ -91,7 +104,21 @@ impl Authenticator {
                 .ok_or_else(|| {
                     ApiError::unauthorized("expected 'Authorization: Bearer <token>'")
                 })?;
-            return self.jwt.verify(token).await.map(Principal::User);
+            let verified = self.jwt.verify(token).await?;
+            let mut user = verified.user;
+            if let (Some(role), Some(allowed)) =
+                (headers.get(HASURA_ROLE_HEADER), &verified.allowed_roles)
+            {
+                let role = role.to_str().unwrap_or("");
+                if !allowed.iter().any(|r| r == role) {
+                    return Err(ApiError::new(
+                        trove_core::ErrorCode::Forbidden,
+                        "x-hasura-role is not one of the token's x-hasura-allowed-roles",
+                    ));
+                }
+                user.roles = vec![role.to_owned()];
+            }
+            return Ok(Principal::User(user));
         }
         Ok(Principal::Anonymous)
     }

@@ -16,6 +16,7 @@ use figment::value::Value;
 use trove_blob::S3Settings;
 
 mod images;
+mod jwt;
 mod settings;
 pub use images::ImageSettings;
 pub use settings::{SETTINGS, Setting};
@@ -44,13 +45,19 @@ pub struct JwtConfig {
     /// PEM public key for RS256 or ES256.
     pub public_key_pem: Option<String>,
     pub jwks_url: Option<String>,
+    /// A claim name, or a path into an object claim (`https://hasura.io/jwt/claims.x-hasura-org-id`).
     pub tenant_claim: String,
     pub roles_claim: String,
+    /// The object claim holding Hasura's `x-hasura-*` claims, when a token has it.
+    pub claims_namespace: String,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     /// Least time between two JWKS fetches, in seconds.
     pub jwks_min_refresh_secs: u64,
 }
+
+/// Where Nhost (and Hasura) put a user's claims.
+pub const DEFAULT_CLAIMS_NAMESPACE: &str = "https://hasura.io/jwt/claims";
 
 /// Bounds on connections and requests below the handlers.
 #[derive(Debug, Clone)]
@@ -298,18 +305,20 @@ impl Config {
                 "a positive number of connections",
             )? as usize,
         };
-        let jwt_secret = get("jwt_secret");
-        if let Some(s) = &jwt_secret
-            && s.len() < 32
-        {
-            return Err(bad(
-                "TROVE_JWT_SECRET",
-                format!(
-                    "is {} bytes; an HS256 secret must be at least 32 bytes (e.g. openssl rand -hex 32)",
-                    s.len()
-                ),
-            ));
-        }
+        let secret = jwt::secret_setting(get("jwt_secret"))?;
+        let jwt_secret = secret.hs256;
+        let jwt_public_key = match (jwt_public_key, secret.public_key_pem) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "TROVE_JWT_SECRET",
+                    "gives a public key, and so does TROVE_JWT_PUBLIC_KEY; set one of them",
+                ));
+            }
+            (a, b) => a.or(b),
+        };
+        let claims_namespace = get("jwt_claims_namespace")
+            .or(secret.claims_namespace)
+            .unwrap_or_else(|| DEFAULT_CLAIMS_NAMESPACE.into());
         let cors_origins = get("cors_origins")
             .map(|v| {
                 v.split(',')
@@ -380,6 +389,7 @@ impl Config {
                 public_key_pem: jwt_public_key,
                 jwks_url,
                 tenant_claim: get("jwt_tenant_claim").unwrap_or_else(|| "tenant_id".into()),
+                claims_namespace,
                 roles_claim: get("jwt_roles_claim").unwrap_or_else(|| "roles".into()),
                 issuer: get("jwt_issuer"),
                 audience: get("jwt_audience"),

@@ -61,7 +61,7 @@ pub const SETTINGS: &[Setting] = &[
     ),
     setting(
         "TROVE_JWT_SECRET",
-        "HS256 secret (raw UTF-8, at least 32 bytes); generated into `{data dir}/jwt-secret` when no JWT setting is given",
+        "HS256 secret (raw UTF-8, at least 32 bytes), or Nhost's JSON form (`{\"type\":\"HS256\",\"key\":…}`, or RS256/ES256 with a PEM `key`); generated into `{data dir}/jwt-secret` when no JWT setting is given",
     ),
     setting(
         "TROVE_JWT_PUBLIC_KEY",
@@ -75,7 +75,14 @@ pub const SETTINGS: &[Setting] = &[
         "TROVE_JWT_JWKS_MIN_REFRESH_SECS",
         "`10` (least time between two JWKS fetches)",
     ),
-    setting("TROVE_JWT_TENANT_CLAIM", "`tenant_id`"),
+    setting(
+        "TROVE_JWT_TENANT_CLAIM",
+        "`tenant_id` (or a path into an object claim: `https://hasura.io/jwt/claims.x-hasura-org-id`)",
+    ),
+    setting(
+        "TROVE_JWT_CLAIMS_NAMESPACE",
+        "`https://hasura.io/jwt/claims`: in a token with this object claim, the user is `x-hasura-user-id` (else `sub`) and the role `x-hasura-default-role`, or the `x-hasura-role` request header when it is in `x-hasura-allowed-roles`",
+    ),
     setting("TROVE_JWT_ROLES_CLAIM", "`roles`"),
     setting("TROVE_JWT_ISSUER", "none (checked when set)"),
     setting("TROVE_JWT_AUDIENCE", "none (checked when set)"),

@@ -27,6 +27,8 @@ use crate::state::AppState;
 /// What the client said about a new file.
 #[derive(Debug, Clone)]
 pub struct NewFile {
+    /// An id the client chose (Nhost's clients may); a new one otherwise.
+    pub id: Option<FileId>,
     pub bucket: Bucket,
     pub category: Option<Category>,
     pub name: String,
@@ -73,7 +75,7 @@ impl NewFile {
         let associations = trove_core::association::validate_list(self.associations.clone())?;
         let (owner, tenant) = p.upload_identity();
         let now = time::now();
-        let id = FileId::new();
+        let id = self.id.unwrap_or_default();
         let category = self.category.as_ref();
         Ok(FileRecord {
             id,

@@ -54,6 +54,9 @@ pub struct SignedUrl {
     pub url: String,
     #[serde(with = "trove_core::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
+    /// Seconds from now to `expires_at`, as the request asked or the bucket's default.
+    #[serde(skip)]
+    pub expires_in: u32,
 }
 
 /// 403 `presigned_urls_disabled` unless the bucket allows signed URLs.
@@ -105,6 +108,7 @@ pub async fn create(
             state.config.public_url, file.id
         ),
         expires_at,
+        expires_in,
     })
 }
 

@@ -102,6 +102,7 @@ pub async fn create(
     let (bucket, category) =
         target(state, req.bucket_id.as_deref(), req.category.as_deref()).await?;
     let new = NewFile {
+        id: None,
         bucket,
         category,
         name: req.name,

@@ -26,6 +26,7 @@ mod links;
 mod listing;
 mod migrate_db;
 mod multi_node;
+mod nhost;
 mod object_storage;
 mod tus;
 mod unfinished;

@@ -11,5 +11,5 @@ pub mod replace;
 pub mod signed_url;
 pub mod update;
 pub mod upload;
-mod upload_multipart;
+pub(crate) mod upload_multipart;
 mod upload_raw;

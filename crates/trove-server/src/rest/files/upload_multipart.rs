@@ -40,11 +40,11 @@ struct Common {
     metadata: Option<Value>,
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+pub(crate) fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::invalid(format!("malformed multipart body: {}", e.body_text()))
 }
 
-async fn text(mut field: Field<'_>) -> ApiResult<String> {
+pub(crate) async fn text(mut field: Field<'_>) -> ApiResult<String> {
     let name = field.name().unwrap_or("").to_owned();
     let mut buf = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -154,6 +154,7 @@ async fn receive_into(
                     }
                 };
                 let new = NewFile {
+                    id: None,
                     bucket,
                     category,
                     associations: common.associations.clone(),

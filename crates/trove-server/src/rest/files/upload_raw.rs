@@ -50,6 +50,7 @@ pub async fn receive(
     let (bucket, category) =
         uploads::target(state, q.bucket_id.as_deref(), q.category.as_deref()).await?;
     let new = NewFile {
+        id: None,
         bucket,
         category,
         associations,

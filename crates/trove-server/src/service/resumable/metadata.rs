@@ -62,6 +62,7 @@ pub async fn new_file(state: &AppState, header: Option<&str>) -> ApiResult<FromM
     }
     Ok(FromMetadata {
         file: NewFile {
+            id: None,
             bucket,
             category,
             name: get(&["filename", "name"]).unwrap_or_else(|| "upload".to_owned()),

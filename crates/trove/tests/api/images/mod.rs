@@ -4,7 +4,7 @@
 mod bounds;
 mod cache;
 mod links;
-mod pictures;
+pub(crate) mod pictures;
 
 use image::GenericImageView;
 use reqwest::header::HeaderMap;
