@@ -79,6 +79,13 @@ enum Command {
     },
 }
 
+/// A line of what `serve` tells whoever started it. Standard output may be closed once the first
+/// lines were read (a supervisor or a test that wants only the URL): the server keeps running.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
@@ -125,24 +132,24 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let server = Server::start(config).await?;
-        println!("Trove listening on {}", server.url());
+        say(format_args!("Trove listening on {}", server.url()));
         // The key itself is printed only when it was just generated: logs are kept and shared.
         match &server.admin_key_source {
-            AdminKeySource::Configured => println!("Admin key: set by TROVE_ADMIN_KEY"),
+            AdminKeySource::Configured => say(format_args!("Admin key: set by TROVE_ADMIN_KEY")),
             AdminKeySource::Stored(Origin::File(path)) => {
-                println!("Admin key: read from {}", path.display())
+                say(format_args!("Admin key: read from {}", path.display()))
             }
-            AdminKeySource::Stored(Origin::Generated(path)) => println!(
+            AdminKeySource::Stored(Origin::Generated(path)) => say(format_args!(
                 "Admin key: {} (generated, stored in {})",
                 server.state.config.admin_key.as_deref().unwrap_or_default(),
                 path.display()
-            ),
+            )),
         }
-        println!(
+        say(format_args!(
             "Console: {}{} (sign in with the admin key)",
             server.url(),
             trove_server::rest::console::PATH
-        );
+        ));
         tracing::info!(url = %server.url(), "serving");
         wait_for_signal().await?;
         tracing::info!("shutting down");

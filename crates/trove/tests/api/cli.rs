@@ -489,3 +489,50 @@ async fn migrate_storage_copies_every_content_both_ways_and_resumes() {
         server.stop().await.unwrap();
     }
 }
+
+/// `serve` prints its URL, the admin key and the console's address; whoever started it may stop
+/// reading (or close the pipe) at any point, and the server must go on serving.
+#[tokio::test]
+async fn serve_keeps_serving_when_its_standard_output_is_closed() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Every line `serve` prints goes to a pipe nobody reads.
+    drop(reader);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trove"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TROVE_ADDR", "127.0.0.1:0")
+        .env("TROVE_DATA_DIR", dir.path())
+        .env("TROVE_LOG", "info")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // The log's "serving" line comes after everything `serve` prints.
+    let url = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|line| line.contains("serving"))
+        .find_map(|line| {
+            // The log may be coloured: the URL ends at the first space or escape.
+            let from = line.find("http://")?;
+            Some(
+                line[from..]
+                    .split(|c: char| c.is_whitespace() || c == '\u{1b}')
+                    .next()?
+                    .to_owned(),
+            )
+        })
+        .expect("the server logs its URL");
+    let res = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
