@@ -9,10 +9,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { deflateSync } from 'node:zlib';
 import { createClient } from '@nhost/nhost-js';
 import { MemoryStorage } from '@nhost/nhost-js/session';
 import { startTrove } from './trove.mjs';
+import { png } from './png.mjs';
 
 const run = promisify(execFile);
 const NS = 'https://hasura.io/jwt/claims';
@@ -74,37 +74,6 @@ async function stored(id) {
   return { status: res.status, body: res.status === 200 ? await res.json() : null };
 }
 
-/** @param {Buffer} buf */
-function crc32(buf) {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-
-/** A real PNG of `w` × `h` pixels. @param {number} w @param {number} h */
-function png(w, h) {
-  /** @param {string} type @param {Buffer} data */
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(w * 3, 200)]);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(Array.from({ length: h }, () => row)))), chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 /**
  * The FetchError the client throws for a refused call.

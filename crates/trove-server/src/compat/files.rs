@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{NhostCaller, NhostResult};
-use crate::content::{self, ServeOptions};
+use crate::content::ServeOptions;
 use crate::images;
 use crate::service::files;
 use crate::service::signed::{self, SignRequest};
@@ -29,13 +29,7 @@ pub async fn download(
         attachment: false,
         cache_control: None,
     };
-    let res = match transform {
-        Some(t) => {
-            images::serve_transformed(&state, &file, &bucket, t, &method, &headers, opts).await?
-        }
-        None => content::serve(&state, &file, &bucket, &method, &headers, opts).await?,
-    };
-    Ok(res)
+    Ok(images::serve_either(&state, &file, &bucket, transform, &method, &headers, opts).await?)
 }
 
 /// → 204; the file and its bytes go.

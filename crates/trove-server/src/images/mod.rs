@@ -29,7 +29,7 @@ use crate::config::ImageSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub use serve::{parse_query, serve_transformed};
+pub use serve::{parse_query, serve_either, serve_transformed};
 
 /// Why a rendition could not be had; cloned to every request that waited for the same one.
 #[derive(Debug, Clone)]

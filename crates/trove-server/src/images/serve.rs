@@ -60,6 +60,23 @@ pub fn parse_query(
     Ok((mine, t))
 }
 
+/// The content of `file`, or the rendition `t` names: the answer of a download route once it has
+/// found the file and checked who may read it.
+pub async fn serve_either(
+    state: &AppState,
+    file: &FileRecord,
+    bucket: &Bucket,
+    t: Option<Transform>,
+    method: &Method,
+    headers: &HeaderMap,
+    opts: ServeOptions,
+) -> ApiResult<Response> {
+    match t {
+        Some(t) => serve_transformed(state, file, bucket, t, method, headers, opts).await,
+        None => content::serve(state, file, bucket, method, headers, opts).await,
+    }
+}
+
 /// Answers a GET or HEAD for the rendition `t` of `file`, which the caller may read.
 pub async fn serve_transformed(
     state: &AppState,

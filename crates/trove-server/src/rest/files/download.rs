@@ -3,7 +3,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 
 use crate::auth::Caller;
-use crate::content::{self, ServeOptions};
+use crate::content::ServeOptions;
 use crate::error::ApiResult;
 use crate::images;
 use crate::service::files;
@@ -26,10 +26,5 @@ pub async fn handler(
         attachment,
         cache_control: None,
     };
-    match transform {
-        Some(t) => {
-            images::serve_transformed(&state, &file, &bucket, t, &method, &headers, opts).await
-        }
-        None => content::serve(&state, &file, &bucket, &method, &headers, opts).await,
-    }
+    images::serve_either(&state, &file, &bucket, transform, &method, &headers, opts).await
 }
