@@ -52,7 +52,6 @@ async function admin(method, path, body) {
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-
 /** Scans the page with axe-core in light and dark, and writes a screenshot of each to docs/. @param {string} name */
 async function scan(name) {
   await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
@@ -266,6 +265,14 @@ test('a file panel edits metadata and associations, and its public and signed UR
   assert.equal(await got.text(), 'plain words for a text file');
   // A week is longer than the bucket allows, so it is not offered.
   assert.equal(await signed.locator('option[value="604800"]').count(), 0);
+  // A custom expiry: its field, label and input, is there only once "custom" is chosen.
+  assert.equal(await signed.getByText('Custom (seconds)').isVisible(), false);
+  await signed.getByLabel('Expires in').selectOption('custom');
+  await signed.getByLabel('Custom (seconds)').fill('120');
+  await signed.locator('button[type=submit]').click();
+  await page.waitForFunction((old) => document.querySelector('#signed-url')?.getAttribute('href') !== old, signedUrl);
+  const customUrl = await page.locator('#signed-url').getAttribute('href') ?? '';
+  assert.equal((await fetch(customUrl)).status, 200);
 
   // Replacing the content.
   const before = (await admin('GET', `/v1/files/${id}`)).body;

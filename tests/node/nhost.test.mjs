@@ -74,7 +74,6 @@ async function stored(id) {
   return { status: res.status, body: res.status === 200 ? await res.json() : null };
 }
 
-
 /**
  * The FetchError the client throws for a refused call.
  * @param {() => Promise<unknown>} call

@@ -146,12 +146,15 @@ export async function render(ctx, id) {
   const cap = bucket?.downloadExpiration ?? Infinity;
   const presets = PRESETS.filter(([s]) => s <= cap);
   const expiry = select('expiresIn', [...presets.map(([s, l]) => /** @type {[string, string]} */ ([String(s), l])), ...(Number.isFinite(cap) && !presets.some(([s]) => s === cap) ? [/** @type {[string, string]} */ ([String(cap), `${formatDuration(cap)} (the bucket's longest)`])] : []), ['custom', 'custom']], String(presets.length ? presets[0][0] : cap));
-  const custom = h('input', { name: 'customSeconds', type: 'number', min: 1, max: Number.isFinite(cap) ? cap : null, placeholder: 'seconds', hidden: true });
-  expiry.addEventListener('change', () => { custom.hidden = expiry.value !== 'custom'; });
+  const custom = h('input', { name: 'customSeconds', type: 'number', min: 1, max: Number.isFinite(cap) ? cap : null, placeholder: 'seconds' });
+  // The label goes with its input: a visible label beside no control reads as a broken form.
+  const customField = field('Custom (seconds)', custom);
+  customField.hidden = true;
+  expiry.addEventListener('change', () => { customField.hidden = expiry.value !== 'custom'; });
   const signedOut = h('div', { 'aria-live': 'polite' });
   const signedForm = h('form', { class: 'card', 'aria-label': 'Signed URL' }, h('h2', {}, 'Signed URL'),
     bucket && !bucket.presignedUrlsEnabled ? h('p', { class: 'hint' }, 'This bucket disables signed URLs.') : null,
-    h('div', { class: 'inline' }, field('Expires in', expiry, Number.isFinite(cap) ? `At most ${formatDuration(cap)} in this bucket` : undefined), field('Custom (seconds)', custom),
+    h('div', { class: 'inline' }, field('Expires in', expiry, Number.isFinite(cap) ? `At most ${formatDuration(cap)} in this bucket` : undefined), customField,
       h('button', { type: 'submit' }, 'Create signed URL')),
     signedOut);
   signedForm.addEventListener('submit', async (e) => {
