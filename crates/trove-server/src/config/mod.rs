@@ -10,17 +10,15 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
-use figment::providers::{Format, Toml};
-use figment::value::Value;
 use trove_blob::S3Settings;
 
 mod images;
 mod jwt;
+mod layers;
 mod settings;
 pub use images::ImageSettings;
 pub use settings::{SETTINGS, Setting};
-use settings::{VERBATIM, check_jwks_url, env_key};
+use settings::{VERBATIM, check_jwks_url};
 
 /// A configuration problem: the variable it concerns and what is wrong, shown as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,37 +117,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loads the layers: defaults, the TOML file (if given), then the process environment.
-    pub fn load(toml_file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::new();
-        if let Some(path) = toml_file {
-            if !path.exists() {
-                return Err(bad(
-                    "--config",
-                    format!("{} does not exist", path.display()),
-                ));
-            }
-            figment = figment.merge(Toml::file(path));
-        }
-        let dict: BTreeMap<String, Value> = figment
-            .extract()
-            .map_err(|e| bad("configuration", e.to_string().replace('\n', " ")))?;
-        let mut values: BTreeMap<String, String> = dict
-            .into_iter()
-            .filter_map(|(k, v)| text(&v).map(|t| (k.to_ascii_lowercase(), t)))
-            .collect();
-        for (name, value) in std::env::vars_os() {
-            let Some(name) = name.to_str().filter(|n| n.starts_with("TROVE_")) else {
-                continue;
-            };
-            let value = value
-                .into_string()
-                .map_err(|_| bad(name, "is not valid UTF-8"))?;
-            values.insert(env_key(name)?, value);
-        }
-        Self::from_values(&values)
-    }
-
     /// Builds a configuration from lower-case keys without the `TROVE_` prefix (`addr`, `data_dir`…).
     pub fn from_values(values: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let get = |key: &str| {
@@ -437,154 +404,5 @@ impl Config {
     }
 }
 
-/// A scalar configuration value as text; tables and arrays are not configuration values here.
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(_, s) => Some(s.clone()),
-        Value::Char(_, c) => Some(c.to_string()),
-        Value::Bool(_, b) => Some(b.to_string()),
-        Value::Num(_, n) => n
-            .to_u128()
-            .map(|u| u.to_string())
-            .or_else(|| n.to_i128().map(|i| i.to_string()))
-            .or_else(|| n.to_f64().map(|f| f.to_string())),
-        Value::Array(_, items) => Some(items.iter().filter_map(text).collect::<Vec<_>>().join(",")),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_values(
-            &pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn defaults() {
-        let c = cfg(&[]).unwrap();
-        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.public_url, "http://127.0.0.1:8080");
-        assert_eq!(c.database_url, "sqlite://./trove-data/trove.db");
-        assert_eq!(c.storage_url, "file://./trove-data/blobs");
-        assert_eq!(c.jwt.tenant_claim, "tenant_id");
-        assert_eq!(c.jwt.roles_claim, "roles");
-        assert_eq!(c.inline_max_bytes, 64 * 1024);
-    }
-
-    #[test]
-    fn the_inline_threshold_is_bounded_and_can_be_turned_off() {
-        assert_eq!(
-            cfg(&[("inline_max_bytes", "0")]).unwrap().inline_max_bytes,
-            0
-        );
-        assert_eq!(
-            cfg(&[("inline_max_bytes", "1048576")])
-                .unwrap()
-                .inline_max_bytes,
-            1 << 20
-        );
-        for bad in ["1048577", "-1", "64k"] {
-            assert_eq!(
-                cfg(&[("inline_max_bytes", bad)]).unwrap_err().var,
-                "TROVE_INLINE_MAX_BYTES"
-            );
-        }
-    }
-
-    #[test]
-    fn secrets_are_taken_byte_for_byte() {
-        let c = cfg(&[
-            ("jwt_secret", " \"0012345678901234567890123456789\" "),
-            ("admin_key", "00123456789012345"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.jwt.secret.as_deref(),
-            Some(" \"0012345678901234567890123456789\" ")
-        );
-        assert_eq!(c.admin_key.as_deref(), Some("00123456789012345"));
-    }
-
-    #[test]
-    fn data_dir_moves_the_defaults() {
-        let c = cfg(&[
-            ("data_dir", "/srv/t"),
-            ("public_url", "https://files.example.com/"),
-        ])
-        .unwrap();
-        assert_eq!(c.database_url, "sqlite:///srv/t/trove.db");
-        assert_eq!(c.storage_url, "file:///srv/t/blobs");
-        assert_eq!(c.public_url, "https://files.example.com");
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        assert_eq!(cfg(&[("addr", "nope")]).unwrap_err().var, "TROVE_ADDR");
-        assert_eq!(
-            cfg(&[("public_url", "ftp://x")]).unwrap_err().var,
-            "TROVE_PUBLIC_URL"
-        );
-        assert_eq!(
-            cfg(&[("database_url", "mysql://x")]).unwrap_err().var,
-            "TROVE_DATABASE_URL"
-        );
-        assert_eq!(
-            cfg(&[("storage_url", "gopher://x")]).unwrap_err().var,
-            "TROVE_STORAGE_URL"
-        );
-        assert_eq!(
-            cfg(&[("admin_key", "short")]).unwrap_err().var,
-            "TROVE_ADMIN_KEY"
-        );
-        assert_eq!(
-            cfg(&[("jwt_public_key", "/nonexistent/key.pem")])
-                .unwrap_err()
-                .var,
-            "TROVE_JWT_PUBLIC_KEY"
-        );
-        assert_eq!(
-            cfg(&[("cors_origins", "example.com")]).unwrap_err().var,
-            "TROVE_CORS_ORIGINS"
-        );
-        assert_eq!(
-            cfg(&[("jwt_secret", "short-secret")]).unwrap_err().var,
-            "TROVE_JWT_SECRET"
-        );
-        assert_eq!(
-            cfg(&[("jwt_jwks_url", "http://idp.example.com/jwks")])
-                .unwrap_err()
-                .var,
-            "TROVE_JWT_JWKS_URL"
-        );
-        assert!(cfg(&[("jwt_jwks_url", "http://127.0.0.1:9/jwks")]).is_ok());
-        assert!(cfg(&[("jwt_jwks_url", "http://[::1]:9/jwks")]).is_ok());
-        assert!(cfg(&[("jwt_jwks_url", "https://idp.example.com/jwks")]).is_ok());
-        assert_eq!(
-            cfg(&[("max_header_bytes", "100")]).unwrap_err().var,
-            "TROVE_MAX_HEADER_BYTES"
-        );
-        assert_eq!(
-            cfg(&[("addr", "0.0.0.0:8080")]).unwrap_err().var,
-            "TROVE_PUBLIC_URL"
-        );
-        assert!(
-            cfg(&[
-                ("addr", "0.0.0.0:8080"),
-                ("public_url", "https://f.example.com")
-            ])
-            .is_ok()
-        );
-        let line = cfg(&[("addr", "nope")]).unwrap_err().to_string();
-        assert!(
-            line.starts_with("TROVE_ADDR: ") && !line.contains('\n'),
-            "{line}"
-        );
-    }
-}
+mod tests;

@@ -24,6 +24,7 @@ mod large;
 mod limits;
 mod links;
 mod listing;
+mod maintenance;
 mod migrate_db;
 mod multi_node;
 mod nhost;

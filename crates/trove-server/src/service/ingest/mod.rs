@@ -11,14 +11,19 @@
 //! and deletes its bytes.
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use sha2::{Digest, Sha256};
-use trove_core::mime::{self, SNIFF_LEN};
+use trove_core::mime;
 use trove_core::{
     Access, Association, Bucket, Category, ContentRules, EntityRef, ErrorCode, FileId, FileRecord,
     FileStatus, Principal, RevisionId, Visibility, time, validate,
 };
 use trove_meta::StoredContent;
+
+mod body;
+
+use body::{Peeked, peek};
+pub(crate) use body::{idle_timeout, next_chunk};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::files;
@@ -130,102 +135,6 @@ pub fn check_declared(rules: &ContentRules, content_length: Option<u64>) -> ApiR
     }
 }
 
-/// A body whose first bytes have been read: enough to decide the MIME type and, when it ends within
-/// the inline threshold, all of it.
-struct Peeked<S> {
-    head: Vec<Bytes>,
-    head_len: u64,
-    /// The body ended within `head`.
-    ended: bool,
-    rest: S,
-}
-
-impl<S> Peeked<S> {
-    /// The whole body, when it ended within the inline threshold (`TROVE_INLINE_MAX_BYTES`): such
-    /// content is kept in the metadata store with its row, where one group commit makes dozens of
-    /// uploads durable at once and a download reads it with the row.
-    fn whole(&self, inline_max: u64) -> Option<Bytes> {
-        if inline_max == 0 || !self.ended || self.head_len > inline_max {
-            return None;
-        }
-        Some(match self.head.as_slice() {
-            [one] => one.clone(),
-            many => Bytes::from(many.concat()),
-        })
-    }
-
-    fn head_bytes(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(SNIFF_LEN);
-        for chunk in &self.head {
-            let take = (SNIFF_LEN - buf.len()).min(chunk.len());
-            buf.extend_from_slice(&chunk[..take]);
-            if buf.len() == SNIFF_LEN {
-                break;
-            }
-        }
-        buf
-    }
-}
-
-/// The next chunk of a body; 408 `request_timeout` when none arrives within `idle` (a client that
-/// stops sending must not hold an upload, its lease and its connection forever).
-pub(crate) async fn next_chunk<S, E>(
-    body: &mut S,
-    idle: std::time::Duration,
-) -> ApiResult<Option<Bytes>>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    match tokio::time::timeout(idle, body.next()).await {
-        Ok(Some(chunk)) => chunk.map(Some).map_err(body_error),
-        Ok(None) => Ok(None),
-        Err(_) => Err(ApiError::new(
-            ErrorCode::RequestTimeout,
-            format!("no bytes of the body arrived for {} s", idle.as_secs()),
-        )),
-    }
-}
-
-pub(crate) fn idle_timeout(state: &AppState) -> std::time::Duration {
-    std::time::Duration::from_secs(state.config.limits.body_timeout_secs)
-}
-
-/// Reads the first bytes of a body: enough to sniff its type, and up to one byte past the inline
-/// threshold, so that a small body is known to be whole before anything is stored.
-async fn peek<S, E>(state: &AppState, mut body: S, rules: &ContentRules) -> ApiResult<Peeked<S>>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let idle = idle_timeout(state);
-    let want = (SNIFF_LEN as u64).max(state.config.inline_max_bytes + 1);
-    let mut head = Vec::new();
-    let mut head_len = 0u64;
-    let mut ended = false;
-    while head_len < want {
-        match next_chunk(&mut body, idle).await? {
-            Some(chunk) => {
-                head_len += chunk.len() as u64;
-                if head_len > rules.max_size {
-                    rules.check_size(head_len).map_err(api)?;
-                }
-                head.push(chunk);
-            }
-            None => {
-                ended = true;
-                break;
-            }
-        }
-    }
-    Ok(Peeked {
-        head,
-        head_len,
-        ended,
-        rest: body,
-    })
-}
-
 /// The facts of a whole body kept inline, once it passes the size rules.
 fn inline_content(
     rules: &ContentRules,
@@ -236,10 +145,6 @@ fn inline_content(
     rules.check_size(bytes.len() as u64).map_err(api)?;
     let sha = hex::encode(Sha256::digest(&bytes));
     Ok(StoredContent::new(revision, bytes.len() as u64, mime_type, sha).with_inline(bytes))
-}
-
-fn body_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::invalid(format!("the request body could not be read: {e}"))
 }
 
 /// How often a streaming upload touches its pending row: a quarter of the expiry.
