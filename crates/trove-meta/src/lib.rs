@@ -139,6 +139,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), MetaError>;
 
+    /// Ends the store's use of the database at shutdown, once no request uses it: whatever was
+    /// acknowledged is durable already; this leaves nothing for the next start to recover (SQLite:
+    /// the write-ahead log folded into the database; PostgreSQL: sessions ended, not dropped).
+    async fn close(&self);
+
     /// Inserts a bucket; `Conflict` when the id is taken.
     async fn insert_bucket(&self, bucket: &Bucket) -> Result<(), MetaError>;
     /// Inserts the bucket unless one with its id exists.

@@ -67,6 +67,10 @@ pub fn router(state: AppState) -> Router {
             state.config.limits.max_header_bytes,
             bounded_headers,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.lifecycle.clone(),
+            crate::lifecycle::refuse_while_draining,
+        ))
         .layer(cors(&state.config.cors_origins))
         .layer(axum::middleware::from_fn(preflight_headers))
         // tus clients ask `OPTIONS /v1/tus` what the server supports; the CORS layer would answer

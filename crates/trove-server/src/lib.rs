@@ -12,6 +12,7 @@ pub mod content;
 pub mod error;
 pub mod graphql;
 pub mod images;
+pub mod lifecycle;
 pub mod listener;
 pub mod rest;
 pub mod secrets;

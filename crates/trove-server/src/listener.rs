@@ -4,7 +4,6 @@
 //! sockets and never finishes a request holds each for at most the header timeout, and never more
 //! than the cap at once; when the cap is reached, new connections wait in the kernel's backlog.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::config::ConnectionLimits;
+use crate::lifecycle::Lifecycle;
 
 /// Most header lines in one request.
 const MAX_HEADERS: usize = 100;
@@ -29,19 +29,16 @@ const MAX_HEADERS: usize = 100;
 /// by the application (`app::bounded_headers`).
 const MIN_READ_BUFFER: usize = 256 * 1024;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then waits for open requests to finish.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    limits: ConnectionLimits,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
+/// How long, after the grace period, handlers whose body was cut off get to record what arrived
+/// and answer before their connections are dropped.
+const CUT_OFF_WAIT: Duration = Duration::from_secs(5);
+
+fn connection_builder(limits: &ConnectionLimits, keep_alive: bool) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
+        .keep_alive(keep_alive)
         .header_read_timeout(Duration::from_secs(limits.header_timeout_secs))
         .max_buf_size(limits.max_header_bytes.max(MIN_READ_BUFFER))
         .max_headers(MAX_HEADERS);
@@ -51,12 +48,35 @@ pub async fn serve(
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .keep_alive_interval(Duration::from_secs(limits.header_timeout_secs))
         .keep_alive_timeout(Duration::from_secs(limits.header_timeout_secs));
-    let builder = Arc::new(builder);
-    tokio::pin!(shutdown);
+    builder
+}
+
+type AppService = TowerToHyperService<
+    tower::util::MapRequest<Router, fn(http::Request<Incoming>) -> http::Request<Body>>,
+>;
+
+fn hyper_service(app: &Router) -> AppService {
+    let to_body: fn(http::Request<Incoming>) -> http::Request<Body> = |req| req.map(Body::new);
+    TowerToHyperService::new(app.clone().map_request(to_body))
+}
+
+/// Serves `app` on `listener` until the node starts draining, then as `lifecycle` describes:
+/// requests in flight finish within `grace`, new connections get one answer (the app's 503) and
+/// are closed, and at the end of `grace` the bodies still arriving are cut off.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    lifecycle: Arc<Lifecycle>,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(connection_builder(&limits, true));
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.map_err(std::io::Error::other)?,
-            () = &mut shutdown => break,
+            () = lifecycle.drain_started() => break,
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -68,13 +88,10 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = lifecycle.drain_started() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(
-            app.clone()
-                .map_request(|req: http::Request<Incoming>| req.map(Body::new)),
-        );
+        let service = hyper_service(&app);
         let builder = builder.clone();
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -87,7 +104,53 @@ pub async fn serve(
             drop(slot);
         });
     }
-    drop(listener);
-    graceful.shutdown().await;
+    drain(listener, app, &limits, &lifecycle, graceful, grace).await;
     Ok(())
+}
+
+/// The draining phase of [`serve`].
+async fn drain(
+    listener: TcpListener,
+    app: Router,
+    limits: &ConnectionLimits,
+    lifecycle: &Lifecycle,
+    graceful: GracefulShutdown,
+    grace: Duration,
+) {
+    let closing = connection_builder(limits, false);
+    let mut refusals = tokio::task::JoinSet::new();
+    let finished = graceful.shutdown();
+    tokio::pin!(finished);
+    let deadline = tokio::time::sleep(grace);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut finished => break,
+            () = &mut deadline => {
+                lifecycle.cut_off();
+                if tokio::time::timeout(CUT_OFF_WAIT, &mut finished).await.is_err() {
+                    tracing::warn!("requests still running after the shutdown grace are dropped");
+                }
+                break;
+            }
+            accepted = listener.accept() => {
+                while refusals.try_join_next().is_some() {}
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                if refusals.len() >= limits.max_connections {
+                    continue;
+                }
+                let conn = closing
+                    .serve_connection(TokioIo::new(stream), hyper_service(&app))
+                    .into_owned();
+                refusals.spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    refusals.abort_all();
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use trove_blob::BlobStore;
 use trove_core::{Bucket, time};
@@ -22,6 +21,9 @@ use crate::state::AppState;
 
 /// How often expired uploads are removed and queued blob deletions retried.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long a shutdown waits for a clean-up pass that is running.
+const SWEEPER_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the admin key and development JWT secret live when not configured.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
@@ -168,6 +170,7 @@ pub async fn build_state_reporting(
     let state = AppState {
         tus_hashes: Arc::default(),
         images: Arc::new(crate::images::Renderer::new(config.images.clone())),
+        lifecycle: crate::lifecycle::Lifecycle::new(),
         config: Arc::new(config),
         meta,
         blobs,
@@ -183,8 +186,8 @@ pub struct Server {
     pub state: AppState,
     /// Where the admin key came from.
     pub admin_key_source: AdminKeySource,
-    shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
 }
 
 impl Server {
@@ -205,35 +208,41 @@ impl Server {
             tracing::info!(swept, "removed the staged bytes of interrupted uploads");
         }
         let app = crate::app::router(state.clone());
-        let (tx, rx) = oneshot::channel::<()>();
         // Expired uploads and queued deletions too: once before serving, so that the first pass
         // never races the first requests, then every minute.
         if let Err(e) = uploads::collect_garbage(&state).await {
             tracing::warn!(error = ?e, "clean-up failed");
         }
         let sweeper = state.clone();
-        tokio::spawn(async move {
+        let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(
                 tokio::time::Instant::now() + SWEEP_INTERVAL,
                 SWEEP_INTERVAL,
             );
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = sweeper.lifecycle.drain_started() => break,
+                }
                 if let Err(e) = uploads::collect_garbage(&sweeper).await {
                     tracing::warn!(error = ?e, "clean-up failed");
                 }
             }
         });
         let limits = state.config.limits.clone();
-        let task = tokio::spawn(crate::listener::serve(listener, app, limits, async {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(crate::listener::serve(
+            listener,
+            app,
+            limits,
+            state.lifecycle.clone(),
+            Duration::from_secs(state.config.operations.shutdown_grace_secs),
+        ));
         Ok(Self {
             addr,
             state,
             admin_key_source,
-            shutdown: Some(tx),
             task,
+            sweeper,
         })
     }
 
@@ -242,12 +251,21 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections and waits for in-flight requests.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+    /// Shuts down as [`crate::lifecycle`] describes: drains, lets requests in flight finish within
+    /// `TROVE_SHUTDOWN_GRACE`, cuts off what is left, then closes the metadata store.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.state.lifecycle.drain();
+        self.task.await??;
+        // A clean-up pass that is running finishes (its lease and transactions end cleanly) unless
+        // it outlasts the requests' own wait.
+        let mut sweeper = self.sweeper;
+        if tokio::time::timeout(SWEEPER_WAIT, &mut sweeper)
+            .await
+            .is_err()
+        {
+            sweeper.abort();
         }
-        (&mut self.task).await??;
+        self.state.meta.close().await;
         Ok(())
     }
 }

@@ -21,4 +21,6 @@ pub struct AppState {
     pub tus_hashes: Arc<crate::service::resumable::HashCache>,
     /// Image transformations: their bounds and the renditions being computed.
     pub images: Arc<crate::images::Renderer>,
+    /// Whether the node is shutting down.
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
 }

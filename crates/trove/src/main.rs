@@ -151,19 +151,30 @@ fn serve(config: Config) -> anyhow::Result<()> {
             trove_server::rest::console::PATH
         ));
         tracing::info!(url = %server.url(), "serving");
-        wait_for_signal().await?;
-        tracing::info!("shutting down");
-        server.stop().await
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        wait_for_signal(&mut term).await;
+        tracing::info!(
+            grace_secs = server.state.config.operations.shutdown_grace_secs,
+            "shutting down: draining requests in flight"
+        );
+        // A second signal is the operator saying not to wait.
+        tokio::select! {
+            stopped = server.stop() => {
+                tracing::info!("stopped");
+                stopped
+            }
+            () = wait_for_signal(&mut term) => {
+                anyhow::bail!("a second signal: stopped without waiting for requests in flight")
+            }
+        }
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+async fn wait_for_signal(term: &mut tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    Ok(())
 }
 
 fn gc(config: Config, dry_run: bool) -> anyhow::Result<()> {

@@ -70,6 +70,10 @@ impl MetaStore for PgMetaStore {
             .map_err(map_err)
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn insert_bucket(&self, bucket: &Bucket) -> Result<(), MetaError> {
         self.bucket_insert(bucket, false).await
     }

@@ -15,8 +15,10 @@ use trove_blob::S3Settings;
 mod images;
 mod jwt;
 mod layers;
+mod operations;
 mod settings;
 pub use images::ImageSettings;
+pub use operations::Operations;
 pub use settings::{SETTINGS, Setting};
 use settings::{VERBATIM, check_jwks_url};
 
@@ -114,6 +116,8 @@ pub struct Config {
     pub signing_keys: Vec<String>,
     /// Bounds of image transformations (`TROVE_IMAGE_*`).
     pub images: ImageSettings,
+    /// Shutdown, metrics and logs.
+    pub operations: Operations,
 }
 
 impl Config {
@@ -340,6 +344,7 @@ impl Config {
             ));
         }
         let images = images::image_settings(&get)?;
+        let operations = operations::operations(&get)?;
         Ok(Self {
             addr,
             data_dir,
@@ -370,6 +375,7 @@ impl Config {
             inline_max_bytes,
             signing_keys,
             images,
+            operations,
         })
     }
 

@@ -152,6 +152,10 @@ pub const SETTINGS: &[Setting] = &[
         "TROVE_LOG",
         "`info,tower_http=info,sqlx=warn` (a `tracing` filter)",
     ),
+    setting(
+        "TROVE_SHUTDOWN_GRACE",
+        "`30` seconds requests in flight get to finish after SIGTERM or SIGINT; then uploads still arriving are cut off (tus uploads keep what arrived)",
+    ),
 ];
 
 /// Settings whose value is a secret or an id, taken exactly as given (not even trimmed).

@@ -132,3 +132,21 @@ fn bad_values_name_the_variable() {
         "{line}"
     );
 }
+
+#[test]
+fn the_shutdown_grace_is_bounded() {
+    assert_eq!(cfg(&[]).unwrap().operations.shutdown_grace_secs, 30);
+    assert_eq!(
+        cfg(&[("shutdown_grace", "0")])
+            .unwrap()
+            .operations
+            .shutdown_grace_secs,
+        0
+    );
+    for bad in ["86401", "-1", "30s"] {
+        assert_eq!(
+            cfg(&[("shutdown_grace", bad)]).unwrap_err().var,
+            "TROVE_SHUTDOWN_GRACE"
+        );
+    }
+}

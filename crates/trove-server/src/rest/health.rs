@@ -12,8 +12,14 @@ pub async fn healthz() -> impl IntoResponse {
     axum::Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database and the storage answer.
+/// `GET /readyz`: the database and the storage answer, and the node is not shutting down.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.lifecycle.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "shutting_down"})),
+        );
+    }
     let db = state.meta.ping().await;
     let storage = state.blobs.ping().await;
     if let Err(e) = &db {

@@ -29,6 +29,7 @@ mod migrate_db;
 mod multi_node;
 mod nhost;
 mod object_storage;
+mod shutdown;
 mod tus;
 mod unfinished;
 mod upload;

@@ -8,6 +8,7 @@ use trove_core::{ContentRules, ErrorCode};
 
 use super::api;
 use crate::error::{ApiError, ApiResult};
+use crate::lifecycle::Lifecycle;
 use crate::state::AppState;
 
 /// A body whose first bytes have been read: enough to decide the MIME type and, when it ends within
@@ -47,28 +48,47 @@ impl<S> Peeked<S> {
     }
 }
 
-/// The next chunk of a body; 408 `request_timeout` when none arrives within `idle` (a client that
-/// stops sending must not hold an upload, its lease and its connection forever).
-pub(crate) async fn next_chunk<S, E>(
-    body: &mut S,
+/// How long a body may pause, and the node's shutdown, which ends every body still arriving once
+/// its grace period is over.
+pub(crate) struct BodyBounds {
     idle: std::time::Duration,
-) -> ApiResult<Option<Bytes>>
+    lifecycle: std::sync::Arc<Lifecycle>,
+}
+
+pub(crate) fn body_bounds(state: &AppState) -> BodyBounds {
+    BodyBounds {
+        idle: std::time::Duration::from_secs(state.config.limits.body_timeout_secs),
+        lifecycle: state.lifecycle.clone(),
+    }
+}
+
+/// The next chunk of a body; 408 `request_timeout` when none arrives within the idle timeout (a
+/// client that stops sending must not hold an upload, its lease and its connection forever), 503
+/// `unavailable` once the node's shutdown grace has run out. Either ends the body the way a
+/// client's disconnection does, so the caller's clean-up (or a tus upload's keeping what arrived)
+/// is the same.
+pub(crate) async fn next_chunk<S, E>(body: &mut S, bounds: &BodyBounds) -> ApiResult<Option<Bytes>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    match tokio::time::timeout(idle, body.next()).await {
-        Ok(Some(chunk)) => chunk.map(Some).map_err(body_error),
-        Ok(None) => Ok(None),
-        Err(_) => Err(ApiError::new(
-            ErrorCode::RequestTimeout,
-            format!("no bytes of the body arrived for {} s", idle.as_secs()),
+    // The cut-off first: a body that always has bytes ready must still stop.
+    tokio::select! {
+        biased;
+        () = bounds.lifecycle.cut_off_reached() => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "this node shut down before the body arrived; a resumable upload continues from what \
+             was received",
         )),
+        next = tokio::time::timeout(bounds.idle, body.next()) => match next {
+            Ok(Some(chunk)) => chunk.map(Some).map_err(body_error),
+            Ok(None) => Ok(None),
+            Err(_) => Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("no bytes of the body arrived for {} s", bounds.idle.as_secs()),
+            )),
+        },
     }
-}
-
-pub(crate) fn idle_timeout(state: &AppState) -> std::time::Duration {
-    std::time::Duration::from_secs(state.config.limits.body_timeout_secs)
 }
 
 /// Reads the first bytes of a body: enough to sniff its type, and up to one byte past the inline
@@ -82,13 +102,13 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let idle = idle_timeout(state);
+    let bounds = body_bounds(state);
     let want = (SNIFF_LEN as u64).max(state.config.inline_max_bytes + 1);
     let mut head = Vec::new();
     let mut head_len = 0u64;
     let mut ended = false;
     while head_len < want {
-        match next_chunk(&mut body, idle).await? {
+        match next_chunk(&mut body, &bounds).await? {
             Some(chunk) => {
                 head_len += chunk.len() as u64;
                 if head_len > rules.max_size {

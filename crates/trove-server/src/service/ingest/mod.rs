@@ -23,7 +23,7 @@ use trove_meta::StoredContent;
 mod body;
 
 use body::{Peeked, peek};
-pub(crate) use body::{idle_timeout, next_chunk};
+pub(crate) use body::{body_bounds, next_chunk};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::files;
@@ -197,7 +197,7 @@ where
     E: std::fmt::Display,
 {
     let interval = lease_interval(state);
-    let idle = idle_timeout(state);
+    let bounds = body_bounds(state);
     let mut last_touch = std::time::Instant::now();
     let mut writer = match content_length {
         Some(len) => state.blobs.writer_of_len(key, len).await?,
@@ -211,7 +211,7 @@ where
         loop {
             let chunk = match pending.next() {
                 Some(c) => c,
-                None => match next_chunk(&mut rest, idle).await? {
+                None => match next_chunk(&mut rest, &bounds).await? {
                     Some(c) => c,
                     None => break,
                 },
