@@ -56,9 +56,10 @@ impl Lifecycle {
         self.cut_off.cancel();
     }
 
-    /// Resolves once the grace period has run out.
-    pub async fn cut_off_reached(&self) {
-        self.cut_off.cancelled().await;
+    /// Resolves once the grace period has run out; a future that owns what it waits on, so that a
+    /// reader keeps one across a whole body instead of registering anew for every chunk.
+    pub fn cut_off_signal(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.cut_off.clone().cancelled_owned()
     }
 }
 
@@ -101,8 +102,8 @@ mod tests {
         use futures_util::FutureExt;
         let life = Lifecycle::new();
         life.drain();
-        assert!(life.cut_off_reached().now_or_never().is_none());
+        assert!(life.cut_off_signal().now_or_never().is_none());
         life.cut_off();
-        assert!(life.cut_off_reached().now_or_never().is_some());
+        assert!(life.cut_off_signal().now_or_never().is_some());
     }
 }

@@ -33,6 +33,9 @@ const MIN_READ_BUFFER: usize = 256 * 1024;
 /// and answer before their connections are dropped.
 const CUT_OFF_WAIT: Duration = Duration::from_secs(5);
 
+/// The pause after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 fn connection_builder(limits: &ConnectionLimits, keep_alive: bool) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -60,6 +63,20 @@ fn hyper_service(app: &Router) -> AppService {
     TowerToHyperService::new(app.clone().map_request(to_body))
 }
 
+/// The next connection, or `None` after a failed accept. Accepting fails when the process is out
+/// of descriptors (or the like): no event says when one is free again, so the loop backs off
+/// briefly rather than spinning on the error.
+async fn accept(listener: &TcpListener) -> Option<tokio::net::TcpStream> {
+    match listener.accept().await {
+        Ok((stream, _)) => Some(stream),
+        Err(e) => {
+            tracing::warn!(error = %e, "accepting a connection failed");
+            tokio::time::sleep(ACCEPT_BACKOFF).await;
+            None
+        }
+    }
+}
+
 /// Serves `app` on `listener` until the node starts draining, then as `lifecycle` describes:
 /// requests in flight finish within `grace`, new connections get one answer (the app's 503) and
 /// are closed, and at the end of `grace` the bodies still arriving are cut off.
@@ -79,14 +96,9 @@ pub async fn serve(
             () = lifecycle.drain_started() => break,
         };
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of descriptors and the like: nothing to do but wait a moment.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+            accepted = accept(&listener) => match accepted {
+                Some(stream) => stream,
+                None => continue,
             },
             () = lifecycle.drain_started() => break,
         };
@@ -133,10 +145,9 @@ async fn drain(
                 }
                 break;
             }
-            accepted = listener.accept() => {
+            accepted = accept(&listener) => {
                 while refusals.try_join_next().is_some() {}
-                let Ok((stream, _)) = accepted else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                let Some(stream) = accepted else {
                     continue;
                 };
                 if refusals.len() >= limits.max_connections {

@@ -314,6 +314,24 @@ impl ServerProcess {
         }
     }
 
+    /// A request to `path` on this server with its admin key.
+    pub fn admin(&self, client: &reqwest::Client, method: Method, path: &str) -> RequestBuilder {
+        client
+            .request(method, format!("{}{path}", self.url))
+            .header("x-trove-admin-key", &self.admin_key)
+    }
+
+    /// The bytes of file `id`, read with the admin key.
+    pub async fn content(&self, client: &reqwest::Client, id: &str) -> bytes::Bytes {
+        let res = self
+            .admin(client, Method::GET, &format!("/v1/files/{id}/content"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap()
+    }
+
     pub fn kill(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();

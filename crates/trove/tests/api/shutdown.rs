@@ -2,6 +2,7 @@
 //! 503 `unavailable`), requests in flight finish, the database is closed cleanly, and an upload
 //! still running when the grace period ends is cut off and left resumable (tus).
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::common::{ServerProcess, channel_body, wait_for};
@@ -62,9 +63,8 @@ async fn sigterm_drains_and_lets_an_upload_in_flight_finish() {
 
     let (tx, body) = channel_body();
     let upload = tokio::spawn(
-        client
-            .post(format!("{}/v1/files?name=in-flight.bin", server.url))
-            .header("x-trove-admin-key", &server.admin_key)
+        server
+            .admin(&client, Method::POST, "/v1/files?name=in-flight.bin")
             .header("content-type", "application/octet-stream")
             .body(body)
             .send(),
@@ -87,9 +87,8 @@ async fn sigterm_drains_and_lets_an_upload_in_flight_finish() {
         async move { readiness(&client, &url).await == 503 }
     })
     .await;
-    let refused = client
-        .get(format!("{}/v1/files", server.url))
-        .header("x-trove-admin-key", &server.admin_key)
+    let refused = server
+        .admin(&client, Method::GET, "/v1/files")
         .send()
         .await
         .unwrap();
@@ -113,14 +112,7 @@ async fn sigterm_drains_and_lets_an_upload_in_flight_finish() {
     assert!(wal_is_empty(dir.path()), "the database was checkpointed");
 
     let server = ServerProcess::spawn(dir.path(), &[]);
-    let got = client
-        .get(format!("{}/v1/files/{id}/content", server.url))
-        .header("x-trove-admin-key", &server.admin_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(got.status(), 200);
-    let bytes = got.bytes().await.unwrap();
+    let bytes = server.content(&client, &id).await;
     assert_eq!(bytes.len(), 4 * chunk.len());
     assert!(bytes.iter().all(|b| *b == 5));
 }
@@ -135,9 +127,8 @@ async fn a_tus_upload_cut_off_at_the_deadline_resumes_after_a_restart() {
     const SENT: usize = 2 * 1024 * 1024;
     let content: Vec<u8> = (0..FIRST + 2 * SENT).map(|i| (i % 251) as u8).collect();
     let total = content.len() as u64;
-    let created = client
-        .post(format!("{}/v1/tus", server.url))
-        .header("x-trove-admin-key", &server.admin_key)
+    let created = server
+        .admin(&client, Method::POST, "/v1/tus")
         .header("tus-resumable", "1.0.0")
         .header("upload-length", total)
         .header(
@@ -150,30 +141,24 @@ async fn a_tus_upload_cut_off_at_the_deadline_resumes_after_a_restart() {
     assert_eq!(created.status(), 201);
     let location = created.headers()["location"].to_str().unwrap().to_owned();
     let path = location.strip_prefix(&server.url).unwrap().to_owned();
-    let patch = |url: &str, key: &str, offset: u64, body: reqwest::Body| {
-        client
-            .patch(format!("{url}{path}"))
-            .header("x-trove-admin-key", key)
+    let patch = |server: &ServerProcess, offset: u64, body: reqwest::Body| {
+        server
+            .admin(&client, Method::PATCH, &path)
             .header("tus-resumable", "1.0.0")
             .header("content-type", "application/offset+octet-stream")
             .header("upload-offset", offset)
             .body(body)
             .send()
     };
-    let res = patch(
-        &server.url,
-        &server.admin_key,
-        0,
-        content[..FIRST].to_vec().into(),
-    )
-    .await
-    .unwrap();
+    let res = patch(&server, 0, content[..FIRST].to_vec().into())
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
 
     // A second PATCH that sends half its bytes and then stalls past the grace period.
     let (tx, body) = channel_body();
     let before = bytes_under(&dir.path().join("blobs"));
-    let stalled = tokio::spawn(patch(&server.url, &server.admin_key, FIRST as u64, body));
+    let stalled = tokio::spawn(patch(&server, FIRST as u64, body));
     for chunk in content[FIRST..FIRST + SENT].chunks(256 * 1024) {
         tx.send(Ok(chunk.to_vec())).await.unwrap();
     }
@@ -193,9 +178,8 @@ async fn a_tus_upload_cut_off_at_the_deadline_resumes_after_a_restart() {
     drop(tx);
 
     let server = ServerProcess::spawn(dir.path(), &env);
-    let head = client
-        .head(format!("{}{path}", server.url))
-        .header("x-trove-admin-key", &server.admin_key)
+    let head = server
+        .admin(&client, Method::HEAD, &path)
         .header("tus-resumable", "1.0.0")
         .send()
         .await
@@ -211,19 +195,9 @@ async fn a_tus_upload_cut_off_at_the_deadline_resumes_after_a_restart() {
         "the bytes stored before the cut-off are kept: {offset}"
     );
     let rest = content[usize::try_from(offset).unwrap()..].to_vec();
-    let res = patch(&server.url, &server.admin_key, offset, rest.into())
-        .await
-        .unwrap();
+    let res = patch(&server, offset, rest.into()).await.unwrap();
     assert_eq!(res.status(), 204);
     let id = res.headers()["trove-file-id"].to_str().unwrap().to_owned();
-    let bytes = client
-        .get(format!("{}/v1/files/{id}/content", server.url))
-        .header("x-trove-admin-key", &server.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = server.content(&client, &id).await;
     assert!(bytes[..] == content[..], "the resumed upload is whole");
 }

@@ -70,15 +70,7 @@ async fn an_acknowledged_offset_survives_sigkill_and_the_upload_completes_after_
         .unwrap();
     assert_eq!(res.status(), 204);
     let id = header(&res, "trove-file-id");
-    let body = client
-        .get(format!("{}/v1/files/{id}/content", server.url))
-        .header("x-trove-admin-key", &server.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = server.content(&client, &id).await;
     assert_eq!(sha2::Sha256::digest(&body), sha2::Sha256::digest(&data));
 }
 

@@ -8,7 +8,6 @@ use trove_core::{ContentRules, ErrorCode};
 
 use super::api;
 use crate::error::{ApiError, ApiResult};
-use crate::lifecycle::Lifecycle;
 use crate::state::AppState;
 
 /// A body whose first bytes have been read: enough to decide the MIME type and, when it ends within
@@ -52,13 +51,14 @@ impl<S> Peeked<S> {
 /// its grace period is over.
 pub(crate) struct BodyBounds {
     idle: std::time::Duration,
-    lifecycle: std::sync::Arc<Lifecycle>,
+    /// Registered once per body: chunks arrive on the hot path of every upload.
+    cut_off: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
 }
 
 pub(crate) fn body_bounds(state: &AppState) -> BodyBounds {
     BodyBounds {
         idle: std::time::Duration::from_secs(state.config.limits.body_timeout_secs),
-        lifecycle: state.lifecycle.clone(),
+        cut_off: Box::pin(state.lifecycle.cut_off_signal()),
     }
 }
 
@@ -67,7 +67,10 @@ pub(crate) fn body_bounds(state: &AppState) -> BodyBounds {
 /// `unavailable` once the node's shutdown grace has run out. Either ends the body the way a
 /// client's disconnection does, so the caller's clean-up (or a tus upload's keeping what arrived)
 /// is the same.
-pub(crate) async fn next_chunk<S, E>(body: &mut S, bounds: &BodyBounds) -> ApiResult<Option<Bytes>>
+pub(crate) async fn next_chunk<S, E>(
+    body: &mut S,
+    bounds: &mut BodyBounds,
+) -> ApiResult<Option<Bytes>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -75,7 +78,7 @@ where
     // The cut-off first: a body that always has bytes ready must still stop.
     tokio::select! {
         biased;
-        () = bounds.lifecycle.cut_off_reached() => Err(ApiError::new(
+        () = bounds.cut_off.as_mut() => Err(ApiError::new(
             ErrorCode::Unavailable,
             "this node shut down before the body arrived; a resumable upload continues from what \
              was received",
@@ -102,13 +105,13 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let bounds = body_bounds(state);
+    let mut bounds = body_bounds(state);
     let want = (SNIFF_LEN as u64).max(state.config.inline_max_bytes + 1);
     let mut head = Vec::new();
     let mut head_len = 0u64;
     let mut ended = false;
     while head_len < want {
-        match next_chunk(&mut body, &bounds).await? {
+        match next_chunk(&mut body, &mut bounds).await? {
             Some(chunk) => {
                 head_len += chunk.len() as u64;
                 if head_len > rules.max_size {

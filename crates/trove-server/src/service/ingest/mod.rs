@@ -197,7 +197,7 @@ where
     E: std::fmt::Display,
 {
     let interval = lease_interval(state);
-    let bounds = body_bounds(state);
+    let mut bounds = body_bounds(state);
     let mut last_touch = std::time::Instant::now();
     let mut writer = match content_length {
         Some(len) => state.blobs.writer_of_len(key, len).await?,
@@ -211,7 +211,7 @@ where
         loop {
             let chunk = match pending.next() {
                 Some(c) => c,
-                None => match next_chunk(&mut rest, &bounds).await? {
+                None => match next_chunk(&mut rest, &mut bounds).await? {
                     Some(c) => c,
                     None => break,
                 },

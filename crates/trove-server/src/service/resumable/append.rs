@@ -327,12 +327,12 @@ impl Receiver<'_> {
         E: std::fmt::Display,
     {
         let start = self.handle.len();
-        let bounds = ingest::body_bounds(self.state);
+        let mut bounds = ingest::body_bounds(self.state);
         let lease = ingest::lease_interval(self.state);
         let mut last_commit = std::time::Instant::now();
         let mut check = checksum.map(|c| ChecksumHasher::new(c.algorithm));
         let outcome: ApiResult<()> = async {
-            while let Some(chunk) = ingest::next_chunk(&mut body, &bounds).await? {
+            while let Some(chunk) = ingest::next_chunk(&mut body, &mut bounds).await? {
                 let end = self.handle.len() + chunk.len() as u64;
                 if end > limit {
                     return Err(if length_known {
