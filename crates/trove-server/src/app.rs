@@ -54,11 +54,27 @@ pub fn router(state: AppState) -> Router {
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+        // The path only: a query may carry a signed URL's token. `route` and the caller are
+        // recorded once known (`metrics::http::mark_route`, `auth`).
+        tracing::info_span!(
+            "request",
+            method = %req.method(),
+            uri = %req.uri().path(),
+            request_id = %id,
+            route = tracing::field::Empty,
+            caller = tracing::field::Empty,
+            user_id = tracing::field::Empty,
+            tenant_id = tracing::field::Empty,
+        )
     });
     rest::routes(&state)
+        .route(
+            crate::metrics::endpoint::PATH,
+            axum::routing::get(crate::metrics::endpoint::protected),
+        )
         .merge(crate::tus::routes())
         .nest(crate::compat::PATH, crate::compat::routes())
+        .route_layer(axum::middleware::from_fn(crate::metrics::http::mark_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
@@ -83,6 +99,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::http::observe,
         ))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -13,6 +13,7 @@ pub mod error;
 pub mod graphql;
 pub mod images;
 pub mod lifecycle;
+pub mod metrics;
 pub mod listener;
 pub mod rest;
 pub mod secrets;

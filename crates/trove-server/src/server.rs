@@ -157,7 +157,12 @@ pub async fn build_state_reporting(
         })?;
     meta.ensure_bucket(&Bucket::default_bucket(time::now()))
         .await?;
-    let auth = Authenticator::new(config.admin_key.as_deref().unwrap_or_default(), &config.jwt)
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let auth = Authenticator::new(
+        config.admin_key.as_deref().unwrap_or_default(),
+        &config.jwt,
+        metrics.jwks_refreshes.clone(),
+    )
         .map_err(|e| anyhow::anyhow!(e))?;
     let signer = Signer::new(
         config
@@ -171,6 +176,7 @@ pub async fn build_state_reporting(
         tus_hashes: Arc::default(),
         images: Arc::new(crate::images::Renderer::new(config.images.clone())),
         lifecycle: crate::lifecycle::Lifecycle::new(),
+        metrics,
         config: Arc::new(config),
         meta,
         blobs,
@@ -186,8 +192,29 @@ pub struct Server {
     pub state: AppState,
     /// Where the admin key came from.
     pub admin_key_source: AdminKeySource,
+    /// Where `TROVE_METRICS_ADDR` serves `/metrics`, when set.
+    pub metrics_addr: Option<SocketAddr>,
     task: JoinHandle<std::io::Result<()>>,
+    metrics_task: Option<JoinHandle<std::io::Result<()>>>,
     sweeper: JoinHandle<()>,
+    refresher: JoinHandle<()>,
+}
+
+/// Reads the stored figures of `/metrics` at start-up, then every `TROVE_METRICS_REFRESH`
+/// seconds, until the node drains.
+async fn refresh_metrics(state: AppState) {
+    let every = Duration::from_secs(state.config.operations.metrics_refresh_secs);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.lifecycle.drain_started() => break,
+        }
+        if let Err(e) = crate::metrics::refresh(&state).await {
+            tracing::warn!(error = %e, "reading the stored figures for /metrics failed");
+        }
+    }
 }
 
 impl Server {
@@ -230,19 +257,41 @@ impl Server {
             }
         });
         let limits = state.config.limits.clone();
+        let grace = Duration::from_secs(state.config.operations.shutdown_grace_secs);
+        let (metrics_addr, metrics_task) = match state.config.operations.metrics_addr {
+            None => (None, None),
+            Some(at) => {
+                let listener = TcpListener::bind(at).await.map_err(|e| {
+                    anyhow::anyhow!("TROVE_METRICS_ADDR: cannot listen on {at}: {e}")
+                })?;
+                let bound = listener.local_addr()?;
+                let task = tokio::spawn(crate::listener::serve(
+                    listener,
+                    crate::metrics::endpoint::open_router(state.clone()),
+                    limits.clone(),
+                    state.lifecycle.clone(),
+                    grace,
+                ));
+                (Some(bound), Some(task))
+            }
+        };
+        let refresher = tokio::spawn(refresh_metrics(state.clone()));
         let task = tokio::spawn(crate::listener::serve(
             listener,
             app,
             limits,
             state.lifecycle.clone(),
-            Duration::from_secs(state.config.operations.shutdown_grace_secs),
+            grace,
         ));
         Ok(Self {
             addr,
+            metrics_addr,
             state,
             admin_key_source,
             task,
+            metrics_task,
             sweeper,
+            refresher,
         })
     }
 
@@ -256,6 +305,10 @@ impl Server {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.state.lifecycle.drain();
         self.task.await??;
+        if let Some(metrics) = self.metrics_task {
+            metrics.await??;
+        }
+        self.refresher.abort();
         // A clean-up pass that is running finishes (its lease and transactions end cleanly) unless
         // it outlasts the requests' own wait.
         let mut sweeper = self.sweeper;

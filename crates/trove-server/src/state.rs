@@ -23,4 +23,6 @@ pub struct AppState {
     pub images: Arc<crate::images::Renderer>,
     /// Whether the node is shutting down.
     pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    /// What `/metrics` exports.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

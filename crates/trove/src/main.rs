@@ -11,7 +11,7 @@ mod migrate_storage;
 
 use clap::{Parser, Subcommand};
 use trove_server::auth::token::{TokenRequest, issue, parse_ttl};
-use trove_server::config::Config;
+use trove_server::config::{Config, LogFormat};
 use trove_server::secrets::Origin;
 use trove_server::server::{AdminKeySource, Server, token_secret};
 
@@ -122,13 +122,22 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TROVE_LOG")
-                .unwrap_or_else(|_| "info,tower_http=info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TROVE_LOG")
+        .unwrap_or_else(|_| "info,tower_http=info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.operations.log_format {
+        LogFormat::Text => logs.init(),
+        // One object per line; the event's fields at the top, beside the request span's (request
+        // id, route, caller), so that a collector indexes them without unnesting.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let server = Server::start(config).await?;
@@ -150,6 +159,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
             server.url(),
             trove_server::rest::console::PATH
         ));
+        if let Some(at) = server.metrics_addr {
+            say(format_args!("Metrics: http://{at}/metrics"));
+        }
         tracing::info!(url = %server.url(), "serving");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         wait_for_signal(&mut term).await;

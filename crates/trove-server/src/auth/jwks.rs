@@ -33,10 +33,15 @@ pub(super) struct JwksCache {
     set: RwLock<KeySet>,
     last_fetch: Mutex<Option<Instant>>,
     min_refresh: Duration,
+    refreshes: crate::metrics::OutcomeCounter,
 }
 
 impl JwksCache {
-    pub(super) fn new(url: String, min_refresh_secs: u64) -> Self {
+    pub(super) fn new(
+        url: String,
+        min_refresh_secs: u64,
+        refreshes: crate::metrics::OutcomeCounter,
+    ) -> Self {
         let host = reqwest::Url::parse(&url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned));
@@ -61,6 +66,7 @@ impl JwksCache {
             }),
             last_fetch: Mutex::new(None),
             min_refresh: Duration::from_secs(min_refresh_secs),
+            refreshes,
         }
     }
 
@@ -101,6 +107,7 @@ impl JwksCache {
         *last = Some(Instant::now());
         match self.fetch().await {
             Ok((keys, max_age)) => {
+                crate::metrics::count(&self.refreshes, crate::metrics::Outcome::Done);
                 let max_age = max_age
                     .unwrap_or(DEFAULT_MAX_AGE)
                     .clamp(self.min_refresh, MAX_MAX_AGE.max(self.min_refresh));
@@ -110,7 +117,10 @@ impl JwksCache {
                 };
             }
             // The keys known so far stay in use; the next attempt waits for the minimum interval.
-            Err(e) => tracing::warn!(url = %self.url, error = %e, "fetching the JWKS failed"),
+            Err(e) => {
+                crate::metrics::count(&self.refreshes, crate::metrics::Outcome::Failed);
+                tracing::warn!(url = %self.url, error = %e, "fetching the JWKS failed");
+            }
         }
     }
 

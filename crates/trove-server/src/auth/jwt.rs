@@ -51,7 +51,8 @@ struct Cached {
 }
 
 impl JwtVerifier {
-    pub fn new(cfg: &JwtConfig) -> Result<Self, String> {
+    /// `refreshes` counts the fetches of the JWKS, when there is one.
+    pub fn new(cfg: &JwtConfig, refreshes: crate::metrics::OutcomeCounter) -> Result<Self, String> {
         let pem = match &cfg.public_key_pem {
             None => None,
             Some(pem) => Some(
@@ -76,7 +77,7 @@ impl JwtVerifier {
             jwks: cfg
                 .jwks_url
                 .as_ref()
-                .map(|url| JwksCache::new(url.clone(), cfg.jwks_min_refresh_secs)),
+                .map(|url| JwksCache::new(url.clone(), cfg.jwks_min_refresh_secs, refreshes)),
             tenant_claim: cfg.tenant_claim.clone(),
             roles_claim: cfg.roles_claim.clone(),
             claims_namespace: cfg.claims_namespace.clone(),
@@ -253,7 +254,7 @@ mod tests {
             roles_claim: "roles".into(),
             claims_namespace: "https://hasura.io/jwt/claims".into(),
             ..JwtConfig::default()
-        })
+        }, Default::default())
         .unwrap()
     }
 

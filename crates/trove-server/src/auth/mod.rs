@@ -40,10 +40,14 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(admin_key: &str, jwt: &JwtConfig) -> Result<Self, String> {
+    pub fn new(
+        admin_key: &str,
+        jwt: &JwtConfig,
+        jwks_refreshes: crate::metrics::OutcomeCounter,
+    ) -> Result<Self, String> {
         Ok(Self {
             admin_key_digest: Sha256::digest(admin_key.as_bytes()).into(),
-            jwt: JwtVerifier::new(jwt)?,
+            jwt: JwtVerifier::new(jwt, jwks_refreshes)?,
         })
     }
 
@@ -53,8 +57,14 @@ impl Authenticator {
         digest.ct_eq(&self.admin_key_digest).into()
     }
 
-    /// Establishes the principal from request headers.
+    /// Establishes the principal from request headers, and names it in the request's span.
     pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, ApiError> {
+        let principal = self.principal(parts).await?;
+        record_caller(&principal);
+        Ok(principal)
+    }
+
+    async fn principal(&self, parts: &Parts) -> Result<Principal, ApiError> {
         let headers = &parts.headers;
         if let Some(key) = headers
             .get(ADMIN_KEY_HEADER)
@@ -136,5 +146,26 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         state.auth.authenticate(parts).await.map(Caller)
+    }
+}
+
+/// Names the caller in the request's span, so that every log line of the request says who made
+/// it: the kind of caller, the user id and the tenant; never a credential.
+fn record_caller(principal: &Principal) {
+    let span = tracing::Span::current();
+    match principal {
+        Principal::Admin => {
+            span.record("caller", "admin");
+        }
+        Principal::Anonymous => {
+            span.record("caller", "anonymous");
+        }
+        Principal::User(u) => {
+            span.record("caller", "user");
+            span.record("user_id", u.user_id.as_str());
+            if let Some(t) = &u.tenant_id {
+                span.record("tenant_id", t.as_str());
+            }
+        }
     }
 }

@@ -166,7 +166,7 @@ async fn receive(
                     access: None,
                     metadata: meta.metadata.unwrap_or_else(|| json!({})),
                 };
-                let file = ingest::create(state, p, new, None, field).await?;
+                let file = ingest::create(state, p, crate::metrics::UploadKind::Multipart, new, None, field).await?;
                 stored.push(file);
             }
             other => {
@@ -222,6 +222,7 @@ pub async fn replace(
                     declared_type: field.content_type().map(trove_core::mime::normalize),
                     content_length: None,
                     if_match: None,
+                    kind: crate::metrics::UploadKind::Multipart,
                 };
                 replaced = Some(ingest::replace(&state, file.clone(), &rules, with, field).await?);
             }

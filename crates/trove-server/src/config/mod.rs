@@ -18,7 +18,7 @@ mod layers;
 mod operations;
 mod settings;
 pub use images::ImageSettings;
-pub use operations::Operations;
+pub use operations::{LogFormat, Operations};
 pub use settings::{SETTINGS, Setting};
 use settings::{VERBATIM, check_jwks_url};
 

@@ -156,11 +156,28 @@ pub const SETTINGS: &[Setting] = &[
         "TROVE_SHUTDOWN_GRACE",
         "`30` seconds requests in flight get to finish after SIGTERM or SIGINT; then uploads still arriving are cut off (tus uploads keep what arrived)",
     ),
+    setting(
+        "TROVE_LOG_FORMAT",
+        "`text` (`json`: one JSON object per line, with the request id, route, status, duration and caller)",
+    ),
+    setting(
+        "TROVE_METRICS_TOKEN",
+        "none: `/metrics` takes the admin key; with a token of 16 characters or more, also `Authorization: Bearer <token>`",
+    ),
+    setting(
+        "TROVE_METRICS_ADDR",
+        "none (an address such as `127.0.0.1:9090`: a second listener serving `/metrics` without credentials)",
+    ),
+    setting(
+        "TROVE_METRICS_REFRESH",
+        "`60` seconds between two readings of the files and bytes per bucket and the deletion queue from the database",
+    ),
 ];
 
 /// Settings whose value is a secret or an id, taken exactly as given (not even trimmed).
 pub(super) const VERBATIM: &[&str] = &[
     "admin_key",
+    "metrics_token",
     "jwt_secret",
     "signing_key",
     "s3_access_key_id",

@@ -150,3 +150,32 @@ fn the_shutdown_grace_is_bounded() {
         );
     }
 }
+
+#[test]
+fn metrics_and_log_settings_are_checked() {
+    let ops = cfg(&[]).unwrap().operations;
+    assert_eq!(ops.metrics_refresh_secs, 60);
+    assert!(ops.metrics_token.is_none() && ops.metrics_addr.is_none());
+    assert_eq!(ops.log_format, super::LogFormat::Text);
+    let ops = cfg(&[
+        ("metrics_token", "0123456789abcdef"),
+        ("metrics_addr", "127.0.0.1:0"),
+        ("metrics_refresh", "1"),
+        ("log_format", "json"),
+    ])
+    .unwrap()
+    .operations;
+    assert_eq!(ops.metrics_token.as_deref(), Some("0123456789abcdef"));
+    assert_eq!(ops.metrics_addr.unwrap().ip().to_string(), "127.0.0.1");
+    assert_eq!(ops.metrics_refresh_secs, 1);
+    assert_eq!(ops.log_format, super::LogFormat::Json);
+    for (key, value, var) in [
+        ("metrics_token", "short", "TROVE_METRICS_TOKEN"),
+        ("metrics_token", "0123456789 abcdef", "TROVE_METRICS_TOKEN"),
+        ("metrics_addr", "localhost", "TROVE_METRICS_ADDR"),
+        ("metrics_refresh", "0", "TROVE_METRICS_REFRESH"),
+        ("log_format", "xml", "TROVE_LOG_FORMAT"),
+    ] {
+        assert_eq!(cfg(&[(key, value)]).unwrap_err().var, var, "{key}={value}");
+    }
+}

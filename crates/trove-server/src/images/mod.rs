@@ -11,6 +11,7 @@
 
 mod serve;
 
+use crate::metrics::Outcome;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -248,6 +249,11 @@ async fn compute(
 ) -> Result<Bytes, Refusal> {
     let result = compute_now(&state, &file, t, output, &key, store).await;
     state.images.computing().remove(&key);
+    state.metrics.image_transformation(match &result {
+        Ok(_) => Outcome::Done,
+        Err(Refusal::Busy(_)) => Outcome::Skipped,
+        Err(_) => Outcome::Failed,
+    });
     result
 }
 

@@ -23,6 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::ingest::{self, NewFile};
 use crate::service::{buckets, categories, files};
 use crate::signing::{Grant, Token, invalid_signature};
+use crate::metrics::{Outcome, UploadKind, UploadStage};
 use crate::state::AppState;
 
 /// The body of `POST /v1/uploads`.
@@ -132,6 +133,7 @@ pub async fn create(
         .meta
         .insert_direct_upload(file.id, expires_at, req.fingerprint.as_deref(), req.size)
         .await?;
+    state.metrics.upload(UploadKind::Direct, UploadStage::Started);
     let target = upload_target(state, &file, expires_at).await?;
     Ok((file, target))
 }
@@ -232,6 +234,7 @@ where
         body,
     )
     .await;
+    count_direct_end(state, &result);
     if let Err(e) = &result
         && e.code != ErrorCode::Conflict
     {
@@ -258,6 +261,26 @@ pub async fn complete(state: &AppState, p: &Principal, id: &str) -> ApiResult<Fi
         }
         FileStatus::Cancelled => return Err(files::conflict("this upload was cancelled")),
     }
+    let result = complete_pending(state, p, id, file).await;
+    count_direct_end(state, &result);
+    result
+}
+
+/// Counts the end of a direct upload: a conflict ("no bytes yet", "completed meanwhile") ends
+/// nothing.
+fn count_direct_end(state: &AppState, result: &ApiResult<FileRecord>) {
+    match result {
+        Err(e) if e.code == ErrorCode::Conflict => {}
+        _ => state.metrics.upload_ended(UploadKind::Direct, result),
+    }
+}
+
+async fn complete_pending(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+    file: FileRecord,
+) -> ApiResult<FileRecord> {
     let revision = file
         .revision
         .ok_or_else(|| files::conflict("no upload is pending"))?;
@@ -410,9 +433,15 @@ pub async fn try_collect_garbage(state: &AppState) -> ApiResult<Option<(usize, u
         .await?
     {
         tracing::debug!("clean-up skipped: another process holds its lease");
+        state.metrics.cleanup_run(Outcome::Skipped);
         return Ok(None);
     }
     let outcome = collect_garbage_now(state, now).await;
+    state.metrics.cleanup_run(if outcome.is_ok() {
+        Outcome::Done
+    } else {
+        Outcome::Failed
+    });
     if let Err(e) = state.meta.release_lease(CLEAN_UP_LEASE, holder).await {
         tracing::warn!(error = %e, "releasing the clean-up lease failed; it lapses by itself");
     }

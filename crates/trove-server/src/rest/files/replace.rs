@@ -38,6 +38,7 @@ pub async fn handler(
             declared_type: content_type(&headers),
             content_length: content_length(&headers),
             if_match,
+            kind: crate::metrics::UploadKind::Raw,
         },
         body.into_data_stream(),
     )

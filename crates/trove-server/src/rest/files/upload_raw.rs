@@ -63,6 +63,7 @@ pub async fn receive(
     ingest::create(
         state,
         p,
+        crate::metrics::UploadKind::Raw,
         new,
         content_length(headers),
         body.into_data_stream(),

@@ -26,6 +26,7 @@ use body::{Peeked, peek};
 pub(crate) use body::{body_bounds, next_chunk};
 
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::UploadKind;
 use crate::service::files;
 use crate::state::AppState;
 
@@ -278,6 +279,7 @@ where
 pub async fn create<S, E>(
     state: &AppState,
     p: &Principal,
+    kind: UploadKind,
     new: NewFile,
     content_length: Option<u64>,
     body: S,
@@ -287,6 +289,23 @@ where
     E: std::fmt::Display,
 {
     p.require_upload()?;
+    state
+        .metrics
+        .track_upload(kind, create_checked(state, p, new, content_length, body))
+        .await
+}
+
+async fn create_checked<S, E>(
+    state: &AppState,
+    p: &Principal,
+    new: NewFile,
+    content_length: Option<u64>,
+    body: S,
+) -> ApiResult<FileRecord>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let rules = new.rules();
     check_declared(&rules, content_length)?;
     let peeked = peek(state, body, &rules).await?;
@@ -369,6 +388,8 @@ pub struct Replacement<'a> {
     pub content_length: Option<u64>,
     /// The `If-Match` the switch to the new revision must satisfy.
     pub if_match: Option<&'a str>,
+    /// How the bytes arrive, for the metrics.
+    pub kind: UploadKind,
 }
 
 /// Replaces a ready file's content with a new revision: the new blob is written beside the old
@@ -391,6 +412,24 @@ where
             "the file has no content to replace yet",
         ));
     }
+    let kind = with.kind;
+    state
+        .metrics
+        .track_upload(kind, replace_ready(state, file, rules, with, body))
+        .await
+}
+
+async fn replace_ready<S, E>(
+    state: &AppState,
+    file: FileRecord,
+    rules: &ContentRules,
+    with: Replacement<'_>,
+    body: S,
+) -> ApiResult<FileRecord>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let revision = RevisionId::new();
     let content = receive(
         state,

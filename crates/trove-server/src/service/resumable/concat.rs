@@ -5,6 +5,7 @@
 //! the upload expiry, so a concatenation whose process died is taken up again by the next request
 //! that looks at the final upload.
 
+use crate::metrics::{UploadKind, UploadStage};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use trove_core::mime::{self, SNIFF_LEN};
@@ -161,6 +162,7 @@ pub(super) async fn concatenate_when_ready(
         .await?;
     let ready = ingest::make_ready(state, file.id, &content, &key).await?;
     remove_parts(state, &parts).await;
+    state.metrics.upload(UploadKind::Tus, UploadStage::Completed);
     Ok(Some(ready))
 }
 

@@ -3,6 +3,7 @@
 //! rules and renamed into place (final uploads: see `concat`).
 //! A file becomes `ready` only after its blob is durable; refused bytes take their file with them.
 
+use crate::metrics::{UploadKind, UploadStage};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use trove_blob::{BlobError, BlobStream, UploadFile};
@@ -46,6 +47,7 @@ pub(super) async fn refuse(state: &AppState, file: &FileRecord, e: ApiError) -> 
     }
     state.tus_hashes.forget(file.id);
     let _ = state.blobs.delete_upload(&file.id.to_string()).await;
+    state.metrics.upload(UploadKind::Tus, UploadStage::Failed);
     e
 }
 
@@ -93,7 +95,9 @@ pub(super) async fn complete(
     }
     state.tus_hashes.forget(file.id);
     let content = StoredContent::new(revision, length, mime_type, sha);
-    ingest::make_ready(state, file.id, &content, &key).await
+    let ready = ingest::make_ready(state, file.id, &content, &key).await?;
+    state.metrics.upload(UploadKind::Tus, UploadStage::Completed);
+    Ok(ready)
 }
 
 /// Completes a single upload whose bytes all arrived but whose completion did not happen (the

@@ -32,6 +32,7 @@ use trove_meta::{TusKind, TusUpload};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::files;
+use crate::metrics::{UploadKind, UploadStage};
 use crate::state::AppState;
 pub use append::{Append, Appended, append};
 pub use listing::{Unfinished, UnfinishedPage, unfinished};
@@ -160,6 +161,7 @@ pub async fn create(state: &AppState, p: &Principal, req: Creation) -> ApiResult
         }
         Some(Concat::Final(parts)) => {
             let (upload, _) = concat::create_final(state, p, upload, &parts).await?;
+            state.metrics.upload(UploadKind::Tus, UploadStage::Started);
             Ok(upload)
         }
         None => {
@@ -167,6 +169,7 @@ pub async fn create(state: &AppState, p: &Principal, req: Creation) -> ApiResult
             upload.fingerprint = new.fingerprint.clone();
             let file = new.file.announced_row(p, upload.id, req.length)?;
             state.meta.insert_tus_upload(&upload, Some(&file)).await?;
+            state.metrics.upload(UploadKind::Tus, UploadStage::Started);
             Ok(upload)
         }
     }
