@@ -163,7 +163,7 @@ pub async fn build_state_reporting(
         &config.jwt,
         metrics.jwks_refreshes.clone(),
     )
-        .map_err(|e| anyhow::anyhow!(e))?;
+    .map_err(|e| anyhow::anyhow!(e))?;
     let signer = Signer::new(
         config
             .signing_keys

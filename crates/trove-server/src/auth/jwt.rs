@@ -249,12 +249,15 @@ mod tests {
     use serde_json::json;
 
     fn verifier() -> JwtVerifier {
-        JwtVerifier::new(&JwtConfig {
-            tenant_claim: "https://hasura.io/jwt/claims.x-hasura-org-id".into(),
-            roles_claim: "roles".into(),
-            claims_namespace: "https://hasura.io/jwt/claims".into(),
-            ..JwtConfig::default()
-        }, Default::default())
+        JwtVerifier::new(
+            &JwtConfig {
+                tenant_claim: "https://hasura.io/jwt/claims.x-hasura-org-id".into(),
+                roles_claim: "roles".into(),
+                claims_namespace: "https://hasura.io/jwt/claims".into(),
+                ..JwtConfig::default()
+            },
+            Default::default(),
+        )
         .unwrap()
     }
 

@@ -166,7 +166,15 @@ async fn receive(
                     access: None,
                     metadata: meta.metadata.unwrap_or_else(|| json!({})),
                 };
-                let file = ingest::create(state, p, crate::metrics::UploadKind::Multipart, new, None, field).await?;
+                let file = ingest::create(
+                    state,
+                    p,
+                    crate::metrics::UploadKind::Multipart,
+                    new,
+                    None,
+                    field,
+                )
+                .await?;
                 stored.push(file);
             }
             other => {

@@ -51,12 +51,13 @@ pub(super) fn operations(get: &dyn Fn(&str) -> Option<String>) -> Result<Operati
     let metrics_refresh_secs = seconds("metrics_refresh", "TROVE_METRICS_REFRESH", 60, 1, 3_600)?;
     let metrics_token = match get("metrics_token") {
         None => None,
-        Some(t) if t.chars().count() < METRICS_TOKEN_MIN_CHARS || t.chars().any(char::is_whitespace) => {
+        Some(t)
+            if t.chars().count() < METRICS_TOKEN_MIN_CHARS
+                || t.chars().any(char::is_whitespace) =>
+        {
             return Err(bad(
                 "TROVE_METRICS_TOKEN",
-                format!(
-                    "must be at least {METRICS_TOKEN_MIN_CHARS} characters without spaces"
-                ),
+                format!("must be at least {METRICS_TOKEN_MIN_CHARS} characters without spaces"),
             ));
         }
         Some(t) => Some(t),

@@ -66,7 +66,9 @@ fn exposition(state: &AppState) -> Response {
         [
             (
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(prometheus_client::encoding::prometheus_text::CONTENT_TYPE),
+                HeaderValue::from_static(
+                    prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+                ),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
@@ -78,7 +80,10 @@ fn exposition(state: &AppState) -> Response {
 /// The router of `TROVE_METRICS_ADDR`: `/metrics` without credentials, and nothing else.
 pub fn open_router(state: AppState) -> Router {
     Router::new()
-        .route(PATH, get(|State(state): State<AppState>| async move { exposition(&state) }))
+        .route(
+            PATH,
+            get(|State(state): State<AppState>| async move { exposition(&state) }),
+        )
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .with_state(state)
 }

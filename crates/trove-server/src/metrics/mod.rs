@@ -16,14 +16,14 @@ pub mod http;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 /// How a file's bytes arrived.
-#[derive(Debug, Clone, Copy, Default, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Default, Hash, PartialEq, Eq)]
 pub enum UploadKind {
     /// `multipart/form-data` (`POST /v1/files`, the Nhost-compatible API).
     Multipart,
@@ -37,12 +37,28 @@ pub enum UploadKind {
 }
 
 /// Where an upload got to.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum UploadStage {
     Started,
     Completed,
     Failed,
 }
+
+/// Label values in lower case, as Prometheus conventions have them.
+macro_rules! label_values {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl EncodeLabelValue for $name {
+            fn encode(&self, out: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+                use std::fmt::Write;
+                out.write_str(match self { $(Self::$variant => $text),+ })
+            }
+        }
+    };
+}
+
+label_values!(UploadKind { Multipart => "multipart", Raw => "raw", Direct => "direct", Tus => "tus" });
+label_values!(UploadStage { Started => "started", Completed => "completed", Failed => "failed" });
+label_values!(Outcome { Done => "done", Skipped => "skipped", Failed => "failed" });
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UploadLabels {
@@ -51,7 +67,7 @@ struct UploadLabels {
 }
 
 /// How a piece of background work ended.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Outcome {
     Done,
     /// Another node held the lease, or the queue was full.
@@ -186,7 +202,9 @@ impl Metrics {
 
     /// Counts an upload reaching `stage`.
     pub fn upload(&self, kind: UploadKind, stage: UploadStage) {
-        self.uploads.get_or_create(&UploadLabels { kind, stage }).inc();
+        self.uploads
+            .get_or_create(&UploadLabels { kind, stage })
+            .inc();
     }
 
     /// Counts an upload that started and ended with `result`.
@@ -225,7 +243,10 @@ impl Metrics {
             .buckets_exported
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let now: HashSet<String> = usage.iter().map(|u| u.bucket_id.as_str().to_owned()).collect();
+        let now: HashSet<String> = usage
+            .iter()
+            .map(|u| u.bucket_id.as_str().to_owned())
+            .collect();
         for gone in exported.difference(&now) {
             let labels = BucketLabels {
                 bucket: gone.clone(),

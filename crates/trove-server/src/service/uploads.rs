@@ -20,10 +20,10 @@ use trove_core::{
 use trove_meta::StoredContent;
 
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::{Outcome, UploadKind, UploadStage};
 use crate::service::ingest::{self, NewFile};
 use crate::service::{buckets, categories, files};
 use crate::signing::{Grant, Token, invalid_signature};
-use crate::metrics::{Outcome, UploadKind, UploadStage};
 use crate::state::AppState;
 
 /// The body of `POST /v1/uploads`.
@@ -133,7 +133,9 @@ pub async fn create(
         .meta
         .insert_direct_upload(file.id, expires_at, req.fingerprint.as_deref(), req.size)
         .await?;
-    state.metrics.upload(UploadKind::Direct, UploadStage::Started);
+    state
+        .metrics
+        .upload(UploadKind::Direct, UploadStage::Started);
     let target = upload_target(state, &file, expires_at).await?;
     Ok((file, target))
 }

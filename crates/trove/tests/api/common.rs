@@ -269,6 +269,15 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn spawn(data_dir: &Path, extra_env: &[(&str, &str)]) -> Self {
+        Self::spawn_logging_to(data_dir, extra_env, std::process::Stdio::inherit())
+    }
+
+    /// [`ServerProcess::spawn`], with the log (standard error) going to `stderr`.
+    pub fn spawn_logging_to(
+        data_dir: &Path,
+        extra_env: &[(&str, &str)],
+        stderr: std::process::Stdio,
+    ) -> Self {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trove"));
         cmd.arg("serve")
@@ -278,7 +287,7 @@ impl ServerProcess {
             .env("TROVE_DATA_DIR", data_dir)
             .env("TROVE_LOG", "warn")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

@@ -164,7 +164,15 @@ async fn receive_into(
                     access: meta.access.or(common.access),
                     metadata: merge(common.metadata.as_ref(), meta.metadata),
                 };
-                let file = ingest::create(state, p, crate::metrics::UploadKind::Multipart, new, None, field).await?;
+                let file = ingest::create(
+                    state,
+                    p,
+                    crate::metrics::UploadKind::Multipart,
+                    new,
+                    None,
+                    field,
+                )
+                .await?;
                 stored.push(file);
             }
             other => {

@@ -162,7 +162,9 @@ pub(super) async fn concatenate_when_ready(
         .await?;
     let ready = ingest::make_ready(state, file.id, &content, &key).await?;
     remove_parts(state, &parts).await;
-    state.metrics.upload(UploadKind::Tus, UploadStage::Completed);
+    state
+        .metrics
+        .upload(UploadKind::Tus, UploadStage::Completed);
     Ok(Some(ready))
 }
 

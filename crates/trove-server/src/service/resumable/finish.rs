@@ -96,7 +96,9 @@ pub(super) async fn complete(
     state.tus_hashes.forget(file.id);
     let content = StoredContent::new(revision, length, mime_type, sha);
     let ready = ingest::make_ready(state, file.id, &content, &key).await?;
-    state.metrics.upload(UploadKind::Tus, UploadStage::Completed);
+    state
+        .metrics
+        .upload(UploadKind::Tus, UploadStage::Completed);
     Ok(ready)
 }
 

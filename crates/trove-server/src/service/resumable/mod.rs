@@ -31,8 +31,8 @@ use trove_core::{ErrorCode, FileId, FileRecord, FileStatus, Principal, time};
 use trove_meta::{TusKind, TusUpload};
 
 use crate::error::{ApiError, ApiResult};
-use crate::service::files;
 use crate::metrics::{UploadKind, UploadStage};
+use crate::service::files;
 use crate::state::AppState;
 pub use append::{Append, Appended, append};
 pub use listing::{Unfinished, UnfinishedPage, unfinished};
