@@ -45,5 +45,7 @@ grep -qi '^trove-file-id: ' tour.out
 grep -q '"protocol":"tus"' tour.out
 grep -q '"data":{"file":{"id"' tour.out
 grep -q '"deleted":\[' tour.out
+grep -q '^trove_uploads_total{kind="multipart",stage="completed"} [1-9]' tour.out
+grep -q '^trove_http_requests_total{route="/v1/files/{id}",method="GET",status="2xx"} [1-9]' tour.out
 [ -n "${TOUR_OUT:-}" ] && cp tour.out "$TOUR_OUT"
 echo "README tour: ok"

@@ -200,11 +200,11 @@ pub struct Server {
     refresher: JoinHandle<()>,
 }
 
-/// Reads the stored figures of `/metrics` at start-up, then every `TROVE_METRICS_REFRESH`
-/// seconds, until the node drains.
+/// Reads the stored figures of `/metrics` every `TROVE_METRICS_REFRESH` seconds, until the node
+/// drains.
 async fn refresh_metrics(state: AppState) {
     let every = Duration::from_secs(state.config.operations.metrics_refresh_secs);
-    let mut tick = tokio::time::interval(every);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -275,6 +275,10 @@ impl Server {
                 (Some(bound), Some(task))
             }
         };
+        // The stored figures are there from the first scrape.
+        if let Err(e) = crate::metrics::refresh(&state).await {
+            tracing::warn!(error = %e, "reading the stored figures for /metrics failed");
+        }
         let refresher = tokio::spawn(refresh_metrics(state.clone()));
         let task = tokio::spawn(crate::listener::serve(
             listener,

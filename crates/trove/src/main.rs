@@ -124,9 +124,12 @@ fn main() -> ExitCode {
 fn serve(config: Config) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TROVE_LOG")
         .unwrap_or_else(|_| "info,tower_http=info,sqlx=warn".into());
+    // A log nobody reads any more (a closed pipe) must not stop the server: a failed write is
+    // dropped, not reported on the same standard error (which would panic).
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     match config.operations.log_format {
         LogFormat::Text => logs.init(),
         // One object per line; the event's fields at the top, beside the request span's (request

@@ -139,13 +139,13 @@ impl Metrics {
         let bucket_files = Family::default();
         registry.register(
             "bucket_files",
-            "Files stored per bucket (read from the database every TROVE_METRICS_REFRESH seconds)",
+            "File rows per bucket, whatever their status (read from the database every TROVE_METRICS_REFRESH seconds)",
             bucket_files.clone(),
         );
         let bucket_bytes = Family::default();
         registry.register_with_unit(
             "bucket",
-            "Bytes stored per bucket (read from the database every TROVE_METRICS_REFRESH seconds)",
+            "Bytes of the ready files per bucket (read from the database every TROVE_METRICS_REFRESH seconds)",
             Unit::Bytes,
             bucket_bytes.clone(),
         );
@@ -185,6 +185,27 @@ impl Metrics {
         })
         .set(1);
         registry.register("build_info", "The version of Trove running", info);
+        // Every known series starts at 0, so that a rate over a counter's first increase is right
+        // and a dashboard shows 0, not "no data", for what has not happened yet.
+        for kind in [
+            UploadKind::Multipart,
+            UploadKind::Raw,
+            UploadKind::Direct,
+            UploadKind::Tus,
+        ] {
+            for stage in [
+                UploadStage::Started,
+                UploadStage::Completed,
+                UploadStage::Failed,
+            ] {
+                let _ = uploads.get_or_create(&UploadLabels { kind, stage });
+            }
+        }
+        for family in [&cleanup_runs, &jwks_refreshes, &image_transformations] {
+            for outcome in [Outcome::Done, Outcome::Skipped, Outcome::Failed] {
+                let _ = family.get_or_create(&OutcomeLabels { outcome });
+            }
+        }
         Self {
             registry,
             http,
@@ -284,7 +305,17 @@ impl Metrics {
 
 /// Reads the stored figures from the database into the gauges.
 pub async fn refresh(state: &crate::state::AppState) -> Result<(), trove_meta::MetaError> {
-    let usage = state.meta.bucket_usage().await?;
+    let mut usage = state.meta.bucket_usage().await?;
+    // A bucket without files holds 0 of each, which a dashboard should show.
+    for bucket in state.meta.list_buckets().await? {
+        if !usage.iter().any(|u| u.bucket_id == bucket.id) {
+            usage.push(trove_meta::BucketUsage {
+                bucket_id: bucket.id,
+                files: 0,
+                bytes: 0,
+            });
+        }
+    }
     let queue = state.meta.blob_deletion_stats().await?;
     state.metrics.set_stored(&usage, queue.len);
     Ok(())

@@ -354,3 +354,45 @@ async fn the_metrics_address_serves_metrics_only_without_credentials() {
     let res = app.get("/metrics", &Who::Anonymous).send().await.unwrap();
     assert_eq!(error_code(res, 401).await, "unauthorized");
 }
+
+/// The sample dashboard queries only series Trove exports, under the names it exports them.
+#[tokio::test]
+async fn the_grafana_dashboard_queries_only_exported_series() {
+    let app = app().await;
+    // Request series exist once a request was counted.
+    scrape(&app).await;
+    let text = scrape(&app).await;
+    let exported: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/grafana-dashboard.json"
+    );
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let names = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("trove_"));
+            for name in names {
+                let family = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|base| exported.contains(base))
+                    .unwrap_or(name);
+                assert!(
+                    exported.contains(&family),
+                    "panel '{}' queries {name}, which /metrics does not export",
+                    panel["title"]
+                );
+                queried += 1;
+            }
+        }
+    }
+    assert!(queried >= 13, "the dashboard queries {queried} series");
+}
