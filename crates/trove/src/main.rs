@@ -1,11 +1,13 @@
 //! The `trove` binary: `serve` runs the server, `migrate` brings the database schema up to date,
 //! `gc` cleans up once, `migrate-storage` copies blobs between stores, `migrate-db`
 //! copies SQLite into PostgreSQL, `token` prints a
-//! development JWT.
+//! development JWT; `files`, `buckets` and `categories` are clients of a running server
+//! ([`client`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod client;
 mod migrate_db;
 mod migrate_storage;
 
@@ -62,6 +64,8 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL), as kept in docs/schema.graphql.
     Schema,
+    #[command(flatten)]
+    Client(client::ClientCommand),
     /// Print an HS256 token signed with the configured secret, for development.
     Token {
         /// The user id (`sub`).
@@ -88,6 +92,11 @@ fn say(line: std::fmt::Arguments<'_>) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Client commands speak to a server: the server's configuration is not theirs to read.
+    let command = match cli.command {
+        Command::Client(c) => return client::run(c),
+        other => other,
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -95,7 +104,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command {
+    let result = match command {
         Command::Serve => serve(config),
         Command::Gc { dry_run } => gc(config, dry_run),
         Command::MigrateStorage { from, to } => migrate_storage::run(config, &from, &to),
@@ -111,6 +120,7 @@ fn main() -> ExitCode {
             roles,
             ttl,
         } => token(config, user, tenant, roles, &ttl),
+        Command::Client(_) => unreachable!("handled before the configuration is read"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

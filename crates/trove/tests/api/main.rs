@@ -7,6 +7,7 @@ mod bad_input;
 mod buckets;
 mod categories;
 mod cli;
+mod client_cli;
 mod common;
 mod console;
 mod crash;
